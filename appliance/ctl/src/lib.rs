@@ -1,0 +1,1 @@
+//! filterbox ctl: the command-line client of the manager's API.

@@ -1,0 +1,1 @@
+//! The filterbox filter role: a milter server that scores, scans and quarantines.

@@ -1,0 +1,2 @@
+//! The filterbox multi-call binary.
+fn main() {}

@@ -1,0 +1,1 @@
+//! The filterbox manager role: data.db, the JSON API, quarantine and tracking.

@@ -1,0 +1,423 @@
+//! The manager's JSON API: the entities and the paths.
+//!
+//! The manager serves these on its unix socket and on TCP; the mta, the filter,
+//! `filterbox ctl` and (later) the web UI are its clients. Request bodies are
+//! strict (`deny_unknown_fields`) so a typo in a script is a 422, not a silent
+//! default. All times are unix milliseconds.
+//!
+//! Paths (all under [`PREFIX`] except `/health`):
+//!
+//! | method | path | body | answer |
+//! |---|---|---|---|
+//! | GET | `/health` | | [`Health`] |
+//! | GET | `/domains` | | `[Domain]` |
+//! | POST | `/domains` | [`NewDomain`] | 201 [`Domain`]; 409 if it exists |
+//! | GET | `/domains/{name}` | | [`Domain`] |
+//! | DELETE | `/domains/{name}` | | 204; its users go too |
+//! | GET | `/users?domain=&q=&limit=` | | `[User]` |
+//! | POST | `/users` | [`NewUser`] | 201 [`User`]; 422 if its domain is unknown |
+//! | GET | `/users/{address}` | | [`User`] |
+//! | DELETE | `/users/{address}` | | 204 |
+//! | GET | `/directory` | | [`Directory`] |
+//! | GET | `/generation` | | [`Generation`] |
+//! | GET | `/quarantine?recipient=&kind=&limit=` | | `[QuarantineItem]`, newest first |
+//! | POST | `/quarantine` | [`NewQuarantine`] | 201 [`QuarantineCreated`], after fsync |
+//! | GET | `/quarantine/{id}` | | [`QuarantineItem`] |
+//! | GET | `/quarantine/{id}/message` | | the raw message, `message/rfc822` |
+//! | POST | `/quarantine/{id}/release` | | [`Released`], after the mta said 250 |
+//! | DELETE | `/quarantine/{id}` | | 204 |
+//! | POST | `/tracking` | `[TrackingEvent]` | 204 |
+//! | GET | `/tracking?queue_id=&message_id=&sender=&recipient=&limit=` | | `[TrackingEvent]`, oldest first |
+//!
+//! Errors are an [`ErrorBody`] with a fitting status: 400 malformed JSON,
+//! 401 missing or wrong token on TCP, 404 unknown route or entity, 405 wrong
+//! method, 409 conflict, 413 body too large, 422 missing or invalid fields,
+//! 502 when a released message could not be handed to the mta.
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// Prefix of every API path but `/health`.
+pub const PREFIX: &str = "/api/v1";
+
+/// Answer of `GET /health`: a role is healthy when this answers at all.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Health {
+    /// Always `"ok"`.
+    pub status: String,
+    /// Which role answered.
+    pub role: String,
+    /// [`crate::VERSION`] of the answering binary.
+    pub version: String,
+}
+
+/// One of a domain's own mail servers, where its clean mail is delivered.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeliveryServer {
+    /// Host name or IP address literal.
+    pub host: String,
+    /// SMTP port; 25 when omitted.
+    #[serde(default = "default_smtp_port")]
+    pub port: u16,
+    /// Lower is tried first, as with MX preferences; 10 when omitted.
+    #[serde(default = "default_priority")]
+    pub priority: u16,
+}
+
+fn default_smtp_port() -> u16 {
+    25
+}
+
+fn default_priority() -> u16 {
+    10
+}
+
+/// Body of `POST /domains`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewDomain {
+    /// The domain name; stored in normal form (see [`crate::address`]).
+    pub name: String,
+    /// At least one server to deliver the domain's mail to.
+    pub delivery: Vec<DeliveryServer>,
+}
+
+/// A domain the box accepts mail for.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Domain {
+    /// Normal-form domain name; the key.
+    pub name: String,
+    /// Delivery servers, sorted by priority.
+    pub delivery: Vec<DeliveryServer>,
+    /// When it was created.
+    pub created: u64,
+}
+
+/// Body of `POST /users`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewUser {
+    /// The mailbox address; its domain must exist.
+    pub address: String,
+}
+
+/// A provisioned mailbox: mail to it is accepted and filtered.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    /// Normal-form address; the key.
+    pub address: String,
+    /// Its domain.
+    pub domain: String,
+    /// When it was created.
+    pub created: u64,
+}
+
+/// Everything the mta needs for relay and recipient checks, in one answer.
+///
+/// The mta polls [`Generation`] and fetches this again only when the
+/// generation moved, so configuration changes reach it without a restart.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Directory {
+    /// Bumped by the manager on every change of domains or users.
+    pub generation: u64,
+    /// All domains.
+    pub domains: Vec<Domain>,
+    /// All provisioned addresses, normal form.
+    pub users: Vec<String>,
+}
+
+/// Answer of `GET /generation`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Generation {
+    /// See [`Directory::generation`].
+    pub generation: u64,
+}
+
+/// Why a message was quarantined.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum QuarantineKind {
+    /// Scored as spam.
+    Spam,
+    /// Carries a virus.
+    Virus,
+    /// Carries a blocked attachment type.
+    Attachment,
+}
+
+impl QuarantineKind {
+    /// The lowercase name used in JSON and query strings.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            QuarantineKind::Spam => "spam",
+            QuarantineKind::Virus => "virus",
+            QuarantineKind::Attachment => "attachment",
+        }
+    }
+}
+
+/// Bytes carried in JSON as standard base64.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Base64Bytes(pub Vec<u8>);
+
+impl std::fmt::Debug for Base64Bytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print message contents into logs.
+        write!(f, "Base64Bytes({} bytes)", self.0.len())
+    }
+}
+
+impl Serialize for Base64Bytes {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use base64::Engine;
+        s.serialize_str(&base64::engine::general_purpose::STANDARD.encode(&self.0))
+    }
+}
+
+impl<'de> Deserialize<'de> for Base64Bytes {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use base64::Engine;
+        let s = String::deserialize(d)?;
+        base64::engine::general_purpose::STANDARD
+            .decode(s.as_bytes())
+            .map(Base64Bytes)
+            .map_err(|e| serde::de::Error::custom(format!("invalid base64: {e}")))
+    }
+}
+
+/// Body of `POST /quarantine`: the filter hands over a message it holds back.
+///
+/// The manager makes one [`QuarantineItem`] per recipient (each user sees and
+/// releases their own copy) and answers only after the entry is on disk, so
+/// the mta may then answer 250 to the sender.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewQuarantine {
+    /// The mta's queue id (milter macro `i`), when the client sent one.
+    #[serde(default)]
+    pub queue_id: Option<String>,
+    /// The `Message-ID` header, without angle brackets.
+    #[serde(default)]
+    pub message_id: Option<String>,
+    /// Envelope sender; empty for the null sender.
+    pub sender: String,
+    /// Envelope recipients held back.
+    pub recipients: Vec<String>,
+    /// The `Subject` header, decoded.
+    #[serde(default)]
+    pub subject: String,
+    /// The `Date` header as written by the sender.
+    #[serde(default)]
+    pub date: Option<String>,
+    /// The SMTP client's IP address.
+    #[serde(default)]
+    pub client_ip: Option<String>,
+    /// Spam, virus or attachment.
+    pub kind: QuarantineKind,
+    /// The filter's score.
+    pub score: f64,
+    /// Human-readable reasons, e.g. `GTUBE`, `EICAR in part 2`.
+    pub reasons: Vec<String>,
+    /// The whole message as it arrived.
+    pub message: Base64Bytes,
+}
+
+/// Answer of `POST /quarantine`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuarantineCreated {
+    /// One id per recipient, in the order of [`NewQuarantine::recipients`].
+    pub ids: Vec<String>,
+}
+
+/// A held message as one recipient sees it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct QuarantineItem {
+    /// The entry's id (see [`crate::id`]).
+    pub id: String,
+    /// The recipient this copy belongs to.
+    pub recipient: String,
+    /// Envelope sender.
+    pub sender: String,
+    /// `Subject` header.
+    pub subject: String,
+    /// `Date` header.
+    pub date: Option<String>,
+    /// When it was quarantined.
+    pub quarantined: u64,
+    /// Spam, virus or attachment.
+    pub kind: QuarantineKind,
+    /// The filter's score.
+    pub score: f64,
+    /// Why.
+    pub reasons: Vec<String>,
+    /// Message size in bytes.
+    pub size: u64,
+    /// The mta's queue id, when known.
+    pub queue_id: Option<String>,
+    /// `Message-ID` header.
+    pub message_id: Option<String>,
+    /// SMTP client IP.
+    pub client_ip: Option<String>,
+}
+
+/// Answer of `POST /quarantine/{id}/release`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Released {
+    /// The released entry (now gone from the quarantine).
+    pub id: String,
+    /// The mta's reply to the re-injected message, e.g. `250 2.0.0 queued as …`.
+    pub reply: String,
+}
+
+/// What happened to a message at one step of its way.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EventKind {
+    /// The mta received it (after DATA, before the filter's verdict was applied).
+    Received,
+    /// The filter's verdict as the mta applied it.
+    Verdict,
+    /// Held in the quarantine for these recipients.
+    Quarantined,
+    /// Refused at SMTP time (e.g. a filter reject); the sender got the reply.
+    Rejected,
+    /// On disk in the mta's queue; the sender got 250.
+    Queued,
+    /// Accepted by the next hop; `reply` holds its answer.
+    Delivered,
+    /// Temporarily failed; will be retried.
+    Deferred,
+    /// Given up or refused permanently; a bounce went to the sender.
+    Bounced,
+    /// Released from the quarantine and handed back to the mta.
+    Released,
+    /// Deleted from the quarantine.
+    Deleted,
+}
+
+/// One step of a message's way, as `GET /tracking` shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrackingEvent {
+    /// When it happened.
+    pub time: u64,
+    /// The mta's queue id, or the quarantine id for quarantine events without one.
+    pub queue_id: String,
+    /// `Message-ID` header, without angle brackets.
+    #[serde(default)]
+    pub message_id: Option<String>,
+    /// Which step.
+    pub kind: EventKind,
+    /// Envelope sender.
+    pub sender: String,
+    /// Recipients this step concerns.
+    pub recipients: Vec<String>,
+    /// Free text: verdict and score, reason of a deferral, …
+    #[serde(default)]
+    pub detail: String,
+    /// The other side, e.g. `mx.example.test [127.0.0.1]:25`.
+    #[serde(default)]
+    pub remote: Option<String>,
+    /// The other side's SMTP reply, verbatim.
+    #[serde(default)]
+    pub reply: Option<String>,
+}
+
+/// The JSON body of every error answer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// The error.
+    pub error: ErrorDetail,
+}
+
+/// What went wrong, for people (`message`) and programs (`code`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorDetail {
+    /// The HTTP status, repeated for clients that lose it.
+    pub status: u16,
+    /// A stable token: `bad_json`, `unauthorized`, `not_found`,
+    /// `method_not_allowed`, `conflict`, `too_large`, `invalid`, `upstream`, `internal`.
+    pub code: String,
+    /// A sentence saying what was wrong and, where it helps, what to do.
+    pub message: String,
+}
+
+/// Percent-encodes a query-string value or path segment (RFC 3986 unreserved kept).
+pub fn encode_component(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'@') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Decodes a percent-encoded component (`+` is a space, as in forms); `None`
+/// when an escape is malformed or the result is not UTF-8.
+pub fn decode_component(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' => {
+                let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 3;
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delivery_server_defaults() {
+        let s: DeliveryServer = serde_json::from_str(r#"{"host":"mx.example.test"}"#).unwrap();
+        assert_eq!((s.port, s.priority), (25, 10));
+        assert!(
+            serde_json::from_str::<NewDomain>(r#"{"name":"a.test","delivery":[],"x":1}"#).is_err()
+        );
+    }
+
+    #[test]
+    fn base64_round_trip_and_debug_hides_content() {
+        let b = Base64Bytes(b"secret body".to_vec());
+        let json = serde_json::to_string(&b).unwrap();
+        assert_eq!(serde_json::from_str::<Base64Bytes>(&json).unwrap(), b);
+        assert_eq!(format!("{b:?}"), "Base64Bytes(11 bytes)");
+        assert!(serde_json::from_str::<Base64Bytes>("\"***\"").is_err());
+    }
+
+    #[test]
+    fn components_round_trip() {
+        let s = "a b/c?d=e&f@g.test%";
+        assert_eq!(decode_component(&encode_component(s)).unwrap(), s);
+        assert_eq!(decode_component("a+b%41").unwrap(), "a bA");
+        assert!(decode_component("%4").is_none());
+        assert!(decode_component("%zz").is_none());
+    }
+
+    #[test]
+    fn kinds_serialise_lowercase() {
+        assert_eq!(
+            serde_json::to_string(&EventKind::Delivered).unwrap(),
+            "\"delivered\""
+        );
+        assert_eq!(QuarantineKind::Virus.as_str(), "virus");
+    }
+}

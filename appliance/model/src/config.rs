@@ -1,0 +1,397 @@
+//! `system.json`: which roles run on this box and where they listen.
+//!
+//! Every role reads the same file from the data directory, so one edit moves
+//! an address for all of them. Relative paths are relative to the data
+//! directory. Unknown keys are refused (a misspelt key must not silently fall
+//! back to a default), and all problems are reported together.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::api::{DeliveryServer, NewDomain, NewUser};
+use crate::Endpoint;
+
+/// File name of the configuration inside the data directory.
+pub const SYSTEM_JSON: &str = "system.json";
+
+/// File inside the data directory holding the token TCP API clients must send
+/// (`Authorization: Bearer …`); created by the manager with mode 0600.
+pub const API_TOKEN_FILE: &str = "api-token";
+
+/// A role of the box; each runs as `filterbox <role>`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Source of truth and API.
+    Manager,
+    /// Milter server.
+    Filter,
+    /// SMTP server, queue and delivery.
+    Mta,
+}
+
+impl Role {
+    /// The role's name as used on the command line and in log prefixes.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Manager => "manager",
+            Role::Filter => "filter",
+            Role::Mta => "mta",
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The whole of `system.json`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SystemConfig {
+    /// The box's name: SMTP banner, EHLO name, `Received` headers.
+    pub hostname: String,
+    /// Roles this box runs, in start order (each waits for the previous to be healthy).
+    pub roles: Vec<Role>,
+    /// Manager settings.
+    pub manager: ManagerConfig,
+    /// Filter settings.
+    pub filter: FilterConfig,
+    /// MTA settings.
+    pub mta: MtaConfig,
+    /// Domains and users the manager creates when it makes a new `data.db`;
+    /// ignored afterwards (the database is then the source of truth).
+    pub initial_data: InitialData,
+}
+
+/// Manager settings.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ManagerConfig {
+    /// The API's unix socket (trusted: reachable only through file permissions).
+    pub api_socket: PathBuf,
+    /// The API (and later the web UI) on TCP; clients must send the API token.
+    pub http_listen: Option<String>,
+    /// Where released messages are handed back to the mta (its inject listener).
+    pub mta_inject: Endpoint,
+}
+
+/// Filter settings.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FilterConfig {
+    /// Milter listeners: unix sockets and/or TCP addresses.
+    pub listen: Vec<Endpoint>,
+    /// The manager's API, for quarantining.
+    pub manager: Endpoint,
+}
+
+/// MTA settings.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MtaConfig {
+    /// Inbound SMTP (port 25 on the box).
+    pub smtp_listen: String,
+    /// Submission (port 587 on the box).
+    pub submission_listen: Option<String>,
+    /// Unix socket where the manager re-injects released messages over SMTP;
+    /// mail arriving here skips the filter and the recipient checks.
+    pub inject_socket: PathBuf,
+    /// The filter, as a milter; `None` delivers unfiltered.
+    pub milter: Option<Endpoint>,
+    /// The manager's API.
+    pub manager: Endpoint,
+    /// Largest message accepted, in bytes (announced with SIZE).
+    pub max_message_size: u64,
+    /// Concurrent SMTP sessions; further clients get 421.
+    pub max_connections: usize,
+    /// Recipients per message; further RCPTs get 452.
+    pub max_recipients: usize,
+    /// Concurrent outgoing deliveries.
+    pub delivery_workers: usize,
+    /// First retry delay after a temporary failure, in seconds; doubles each time.
+    pub retry_initial_secs: u64,
+    /// Longest retry delay, in seconds.
+    pub retry_max_secs: u64,
+    /// Age after which a message that still fails is bounced, in seconds.
+    pub give_up_after_secs: u64,
+}
+
+/// Seed data for a new `data.db`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct InitialData {
+    /// Domains to create.
+    pub domains: Vec<NewDomain>,
+    /// Users to create.
+    pub users: Vec<NewUser>,
+}
+
+impl Default for SystemConfig {
+    fn default() -> Self {
+        SystemConfig {
+            hostname: "filterbox.example.test".into(),
+            roles: vec![Role::Manager, Role::Filter, Role::Mta],
+            manager: ManagerConfig::default(),
+            filter: FilterConfig::default(),
+            mta: MtaConfig::default(),
+            initial_data: InitialData {
+                domains: vec![NewDomain {
+                    name: "example.test".into(),
+                    delivery: vec![DeliveryServer {
+                        host: "127.0.0.1".into(),
+                        port: 2626,
+                        priority: 10,
+                    }],
+                }],
+                users: vec![NewUser {
+                    address: "user@example.test".into(),
+                }],
+            },
+        }
+    }
+}
+
+impl Default for ManagerConfig {
+    fn default() -> Self {
+        ManagerConfig {
+            api_socket: "manager.sock".into(),
+            http_listen: Some("127.0.0.1:8080".into()),
+            mta_inject: Endpoint::Unix("mta-inject.sock".into()),
+        }
+    }
+}
+
+impl Default for FilterConfig {
+    fn default() -> Self {
+        FilterConfig {
+            listen: vec![Endpoint::Unix("filter.sock".into())],
+            manager: Endpoint::Unix("manager.sock".into()),
+        }
+    }
+}
+
+impl Default for MtaConfig {
+    fn default() -> Self {
+        MtaConfig {
+            smtp_listen: "127.0.0.1:2525".into(),
+            submission_listen: Some("127.0.0.1:2587".into()),
+            inject_socket: "mta-inject.sock".into(),
+            milter: Some(Endpoint::Unix("filter.sock".into())),
+            manager: Endpoint::Unix("manager.sock".into()),
+            max_message_size: 25 * 1024 * 1024,
+            max_connections: 500,
+            max_recipients: 100,
+            delivery_workers: 16,
+            retry_initial_secs: 60,
+            retry_max_secs: 3600,
+            give_up_after_secs: 5 * 24 * 3600,
+        }
+    }
+}
+
+/// Why `system.json` could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The file could not be written.
+    #[error("cannot write {path}: {source}")]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The file is not valid JSON of the right shape.
+    #[error("{path}: {source}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// serde's message, with line and column.
+        source: serde_json::Error,
+    },
+    /// The values are unusable; every problem is listed.
+    #[error("{path}: {}", .problems.join("; "))]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// One sentence per problem.
+        problems: Vec<String>,
+    },
+}
+
+impl SystemConfig {
+    /// Reads and validates `DIR/system.json`; relative paths stay relative
+    /// (call [`SystemConfig::resolve`] to anchor them).
+    pub fn load(data_dir: &Path) -> Result<SystemConfig, ConfigError> {
+        let path = data_dir.join(SYSTEM_JSON);
+        let text = std::fs::read(&path).map_err(|source| ConfigError::Read {
+            path: path.clone(),
+            source,
+        })?;
+        let config: SystemConfig =
+            serde_json::from_slice(&text).map_err(|source| ConfigError::Parse {
+                path: path.clone(),
+                source,
+            })?;
+        let problems = config.problems();
+        if problems.is_empty() {
+            Ok(config)
+        } else {
+            Err(ConfigError::Invalid { path, problems })
+        }
+    }
+
+    /// Writes this configuration as `DIR/system.json` (pretty, for people to edit),
+    /// through a temporary file so a crash never leaves half a file.
+    pub fn write(&self, data_dir: &Path) -> Result<(), ConfigError> {
+        let path = data_dir.join(SYSTEM_JSON);
+        let tmp = data_dir.join(format!("{SYSTEM_JSON}.tmp"));
+        let mut text = serde_json::to_vec_pretty(self).expect("config serialises");
+        text.push(b'\n');
+        let write = |p: &Path| -> std::io::Result<()> {
+            use std::io::Write;
+            let mut f = std::fs::File::create(p)?;
+            f.write_all(&text)?;
+            f.sync_all()
+        };
+        write(&tmp)
+            .and_then(|()| std::fs::rename(&tmp, &path))
+            .map_err(|source| ConfigError::Write { path, source })
+    }
+
+    /// Every problem with the values, one sentence each; empty when usable.
+    pub fn problems(&self) -> Vec<String> {
+        let mut p = Vec::new();
+        if crate::address::normalize_domain(&self.hostname).is_err() {
+            p.push(format!(
+                "hostname {:?} is not a valid host name",
+                self.hostname
+            ));
+        }
+        let mut seen = Vec::new();
+        for r in &self.roles {
+            if seen.contains(r) {
+                p.push(format!("role {r} is listed twice in roles"));
+            }
+            seen.push(*r);
+        }
+        let tcp = |what: &str, v: &str, p: &mut Vec<String>| {
+            if !matches!(v.parse::<Endpoint>(), Ok(Endpoint::Tcp(_))) {
+                p.push(format!("{what} {v:?} is not HOST:PORT"));
+            }
+        };
+        if let Some(l) = &self.manager.http_listen {
+            tcp("manager.http_listen", l, &mut p);
+        }
+        tcp("mta.smtp_listen", &self.mta.smtp_listen, &mut p);
+        if let Some(l) = &self.mta.submission_listen {
+            tcp("mta.submission_listen", l, &mut p);
+        }
+        if self.filter.listen.is_empty() {
+            p.push("filter.listen needs at least one address".into());
+        }
+        let m = &self.mta;
+        if m.max_message_size < 1024 {
+            p.push("mta.max_message_size must be at least 1024 bytes".into());
+        }
+        for (name, v) in [
+            ("mta.max_connections", m.max_connections),
+            ("mta.max_recipients", m.max_recipients),
+            ("mta.delivery_workers", m.delivery_workers),
+        ] {
+            if v == 0 {
+                p.push(format!("{name} must be at least 1"));
+            }
+        }
+        if m.retry_initial_secs == 0 || m.retry_max_secs < m.retry_initial_secs {
+            p.push(
+                "mta.retry_initial_secs must be at least 1 and at most mta.retry_max_secs".into(),
+            );
+        }
+        p
+    }
+
+    /// Anchors every relative path and unix endpoint at `data_dir`.
+    pub fn resolve(mut self, data_dir: &Path) -> SystemConfig {
+        let abs = |p: &PathBuf| {
+            if p.is_relative() {
+                data_dir.join(p)
+            } else {
+                p.clone()
+            }
+        };
+        self.manager.api_socket = abs(&self.manager.api_socket);
+        self.manager.mta_inject = self.manager.mta_inject.resolve(data_dir);
+        self.filter.listen = self
+            .filter
+            .listen
+            .iter()
+            .map(|e| e.resolve(data_dir))
+            .collect();
+        self.filter.manager = self.filter.manager.resolve(data_dir);
+        self.mta.inject_socket = abs(&self.mta.inject_socket);
+        self.mta.milter = self.mta.milter.as_ref().map(|e| e.resolve(data_dir));
+        self.mta.manager = self.mta.manager.resolve(data_dir);
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_is_valid_and_round_trips() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = SystemConfig::default();
+        assert!(c.problems().is_empty(), "{:?}", c.problems());
+        c.write(dir.path()).unwrap();
+        assert_eq!(SystemConfig::load(dir.path()).unwrap(), c);
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_with_position() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join(SYSTEM_JSON),
+            "{\n \"mta\": {\"smtp_listne\": \"x\"}}",
+        )
+        .unwrap();
+        let e = SystemConfig::load(dir.path()).unwrap_err().to_string();
+        assert!(e.contains("smtp_listne") && e.contains("line 2"), "{e}");
+    }
+
+    #[test]
+    fn all_problems_are_reported_together() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join(SYSTEM_JSON),
+            r#"{"hostname":"bad host","mta":{"smtp_listen":"nowhere","max_connections":0}}"#,
+        )
+        .unwrap();
+        match SystemConfig::load(dir.path()).unwrap_err() {
+            ConfigError::Invalid { problems, .. } => assert_eq!(problems.len(), 3, "{problems:?}"),
+            other => panic!("{other}"),
+        }
+    }
+
+    #[test]
+    fn resolve_anchors_relative_paths() {
+        let c = SystemConfig::default().resolve(Path::new("/d"));
+        assert_eq!(c.manager.api_socket, PathBuf::from("/d/manager.sock"));
+        assert_eq!(c.mta.milter, Some(Endpoint::Unix("/d/filter.sock".into())));
+        assert_eq!(c.mta.smtp_listen, "127.0.0.1:2525");
+    }
+}

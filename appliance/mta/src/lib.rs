@@ -1,0 +1,1 @@
+//! The filterbox mta role: SMTP server, durable queue, milter client and delivery.

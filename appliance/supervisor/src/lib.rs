@@ -1,0 +1,1 @@
+//! The filterbox supervisor: starts, watches and restarts the roles (filterbox up).
