@@ -1,1 +1,130 @@
 //! The filterbox filter role: a milter server that scores, scans and quarantines.
+//!
+//! The mta (or any Postfix or sendmail) connects over the Sendmail milter
+//! protocol, version 6, on the unix sockets and TCP addresses of
+//! `filter.listen`. At end of message the [`engine`] gives a verdict: clean
+//! mail gets `X-Spam-Score` and `X-Spam-Status` (forged incoming `X-Spam-*`
+//! headers are removed); spam, viruses and blocked attachments are stored in
+//! the manager's quarantine and the client is told to discard its copy. If
+//! the manager cannot take the message the client is told to retry later.
+//!
+//! Layout: [`server`] (listeners, connections, shutdown), [`milter`] (the
+//! milter callbacks), [`message`] (what a connection collects, sans I/O),
+//! [`negotiate`], [`headers`], [`quarantine`], [`scanner`] (runs the
+//! [`engine`] on its own threads).
+
+#![forbid(unsafe_code)]
+
+pub mod engine;
+pub mod error;
+pub mod headers;
+pub mod message;
+pub mod milter;
+pub mod negotiate;
+pub mod quarantine;
+pub mod scanner;
+pub mod server;
+pub mod timeout;
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use log::{info, warn};
+use model::config::SystemConfig;
+use model::Endpoint;
+use tokio::sync::{watch, Semaphore};
+
+pub use engine::{scan, Class, Verdict};
+pub use error::FilterError;
+
+use milter::Context;
+use server::{Listener, Phase, MAX_CONNECTIONS, SHUTDOWN_GRACE};
+
+/// Runs the filter until `shutdown` completes: binds every `filter.listen`
+/// endpoint (only then is the role healthy), serves milter connections, and
+/// on shutdown stops accepting, lets connections finish for
+/// [`SHUTDOWN_GRACE`], then cuts the rest.
+pub async fn run(
+    config: Arc<SystemConfig>,
+    data_dir: PathBuf,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), FilterError> {
+    let filter = &config.filter;
+    if filter.listen.is_empty() {
+        return Err(FilterError::NoListeners);
+    }
+    let ctx = Arc::new(Context {
+        scanner: scanner::Scanner::new(engine::Engine::standard()),
+        quarantine: quarantine::Quarantine::new(filter.manager.clone(), &data_dir),
+    });
+    let listeners = bind_all(&filter.listen).await?;
+    let names: Vec<String> = listeners.iter().map(Listener::describe).collect();
+    info!(
+        "filter listening on {}; quarantine via manager at {}",
+        names.join(", "),
+        filter.manager
+    );
+
+    let (phase_tx, phase_rx) = watch::channel(Phase::Running);
+    let permits = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let loops: Vec<_> = listeners
+        .into_iter()
+        .map(|l| {
+            let (ctx, permits, phase) = (Arc::clone(&ctx), Arc::clone(&permits), phase_rx.clone());
+            tokio::spawn(server::accept_loop(l, ctx, permits, phase))
+        })
+        .collect();
+
+    shutdown.await;
+    info!("filter stopping: no new connections");
+    let _ = phase_tx.send(Phase::Draining);
+    for l in loops {
+        let _ = l.await;
+    }
+    drain(&phase_tx, &permits).await;
+    info!("filter stopped");
+    Ok(())
+}
+
+/// Binds every endpoint, or none: on an error the sockets bound so far are removed.
+async fn bind_all(endpoints: &[Endpoint]) -> Result<Vec<Listener>, FilterError> {
+    let mut listeners = Vec::new();
+    for endpoint in endpoints {
+        match Listener::bind(endpoint).await {
+            Ok(l) => listeners.push(l),
+            Err(e) => {
+                remove_unix_sockets(&listeners);
+                return Err(e);
+            }
+        }
+    }
+    Ok(listeners)
+}
+
+/// Waits for the connections to end (each holds a permit), cutting those
+/// still open after [`SHUTDOWN_GRACE`].
+async fn drain(phase: &watch::Sender<Phase>, permits: &Semaphore) {
+    let all = MAX_CONNECTIONS as u32;
+    if tokio::time::timeout(SHUTDOWN_GRACE, permits.acquire_many(all))
+        .await
+        .is_ok()
+    {
+        return;
+    }
+    warn!(
+        "filter: {} connection(s) still open after {} s, closing them",
+        MAX_CONNECTIONS - permits.available_permits(),
+        SHUTDOWN_GRACE.as_secs()
+    );
+    let _ = phase.send(Phase::Aborting);
+    let _ = tokio::time::timeout(SHUTDOWN_GRACE, permits.acquire_many(all)).await;
+}
+
+fn remove_unix_sockets(listeners: &[Listener]) {
+    for l in listeners {
+        if let Listener::Unix(_, path) = l {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}

@@ -1,0 +1,246 @@
+//! One API connection: read a request under deadlines, answer it, close.
+//!
+//! Every read has a deadline (a slow or silent client cannot hold a worker),
+//! polled in short steps so shutdown is noticed promptly; every write has a
+//! timeout. One request per connection keeps the framing trivial.
+
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::os::unix::net::UnixStream;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use super::parse::{parse_head, HeadError, MAX_HEAD};
+use super::response::Response;
+use super::router::Router;
+
+/// Time limits of one connection.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Time a client has to send the request head.
+    pub head: Duration,
+    /// Time a client has to send the body (up to 64 MiB).
+    pub body: Duration,
+    /// Limit of each write of the answer.
+    pub write: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            head: Duration::from_secs(10),
+            body: Duration::from_secs(120),
+            write: Duration::from_secs(30),
+        }
+    }
+}
+/// Step of blocking reads: how quickly a read notices shutdown.
+const POLL: Duration = Duration::from_millis(500);
+/// Size of one socket read.
+const READ_CHUNK: usize = 64 * 1024;
+/// After refusing a request early, how much of its unread body we swallow
+/// (so the client sees our answer instead of a reset), and for how long.
+const DRAIN_CAP: usize = 1024 * 1024;
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// A stream whose blocking calls can be bounded in time.
+pub trait Socket: Read + Write {
+    /// See `TcpStream::set_read_timeout`.
+    fn set_read_timeout(&self, d: Option<Duration>) -> io::Result<()>;
+    /// See `TcpStream::set_write_timeout`.
+    fn set_write_timeout(&self, d: Option<Duration>) -> io::Result<()>;
+    /// Half-closes the sending side.
+    fn shutdown_write(&self) -> io::Result<()>;
+}
+
+macro_rules! socket_impl {
+    ($t:ty) => {
+        impl Socket for $t {
+            fn set_read_timeout(&self, d: Option<Duration>) -> io::Result<()> {
+                <$t>::set_read_timeout(self, d)
+            }
+            fn set_write_timeout(&self, d: Option<Duration>) -> io::Result<()> {
+                <$t>::set_write_timeout(self, d)
+            }
+            fn shutdown_write(&self) -> io::Result<()> {
+                self.shutdown(Shutdown::Write)
+            }
+        }
+    };
+}
+socket_impl!(TcpStream);
+socket_impl!(UnixStream);
+
+/// What a connection is served with.
+pub struct Context<'a> {
+    /// The API.
+    pub router: &'a Router,
+    /// The unix socket is trusted; TCP needs the token.
+    pub trusted: bool,
+    /// Set when the manager shuts down: pending reads give up.
+    pub stop: &'a AtomicBool,
+    /// For the log: `unix` or the TCP peer address.
+    pub peer: &'a str,
+    /// Deadlines.
+    pub limits: Limits,
+}
+
+/// Serves one connection to the end; errors are the client's problem and
+/// only logged.
+pub fn serve<S: Socket>(mut s: S, ctx: &Context<'_>) {
+    if let Err(e) = serve_request(&mut s, ctx) {
+        log::debug!("{}: connection ended: {e}", ctx.peer);
+    }
+}
+
+fn serve_request<S: Socket>(s: &mut S, ctx: &Context<'_>) -> io::Result<()> {
+    s.set_write_timeout(Some(ctx.limits.write))?;
+    let mut buf = Vec::new();
+    let deadline = Instant::now() + ctx.limits.head;
+    let (head, used) = loop {
+        match parse_head(&buf) {
+            Ok(Some(parsed)) => break parsed,
+            Ok(None) => {}
+            Err(e) => return refuse(s, head_error(&e)),
+        }
+        let room = (MAX_HEAD + READ_CHUNK).saturating_sub(buf.len());
+        if read_some(s, &mut buf, room, deadline, ctx.stop)? == 0 {
+            return Ok(()); // closed before a whole head: nothing to answer
+        }
+    };
+    let length = match head.content_length() {
+        Ok(n) => n,
+        Err(e) => return refuse(s, head_error(&e)),
+    };
+    let auth = head.header("authorization");
+    if let Err(r) = ctx.router.admit(&head.target, auth, length, ctx.trusted) {
+        log::debug!(
+            "{}: {} {} -> {}",
+            ctx.peer,
+            head.method,
+            path_of(&head.target),
+            r.status
+        );
+        return refuse(s, r);
+    }
+    if head.header("expect").is_some() && !head.expects_continue() {
+        return refuse(
+            s,
+            Response::error(417, "bad_request", "only Expect: 100-continue is supported"),
+        );
+    }
+    let mut body = buf.split_off(used);
+    // `length` is at most MAX_BODY (checked by admit), so it fits in usize.
+    let length = length as usize;
+    body.truncate(length);
+    if head.expects_continue() && body.len() < length {
+        s.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
+    }
+    let deadline = Instant::now() + ctx.limits.body;
+    while body.len() < length {
+        let missing = length - body.len();
+        if read_some(s, &mut body, missing, deadline, ctx.stop)? == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "body cut short",
+            ));
+        }
+    }
+    let response = ctx.router.handle(&head.method, &head.target, &body);
+    let level = if response.status >= 500 {
+        log::Level::Warn
+    } else {
+        log::Level::Debug
+    };
+    log::log!(
+        level,
+        "{}: {} {} -> {}",
+        ctx.peer,
+        head.method,
+        path_of(&head.target),
+        response.status
+    );
+    write_response(s, &response)
+}
+
+/// The path of a target, for logs (query values may be long).
+fn path_of(target: &str) -> &str {
+    target.split('?').next().unwrap_or_default()
+}
+
+fn head_error(e: &HeadError) -> Response {
+    match e {
+        HeadError::TooLarge => Response::error(431, "too_large", e.to_string()),
+        HeadError::Malformed(_) => Response::error(400, "bad_request", e.to_string()),
+        HeadError::LengthRequired => Response::error(411, "bad_request", e.to_string()),
+    }
+}
+
+/// Reads at most `max` more bytes into `buf` before `deadline`; 0 at end of stream.
+fn read_some<S: Socket>(
+    s: &mut S,
+    buf: &mut Vec<u8>,
+    max: usize,
+    deadline: Instant,
+    stop: &AtomicBool,
+) -> io::Result<usize> {
+    let mut chunk = [0u8; READ_CHUNK];
+    let want = max.min(READ_CHUNK);
+    loop {
+        if stop.load(Ordering::Relaxed) {
+            return Err(io::Error::new(
+                io::ErrorKind::Interrupted,
+                "the manager is shutting down",
+            ));
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(io::Error::new(io::ErrorKind::TimedOut, "client too slow"));
+        }
+        s.set_read_timeout(Some(left.min(POLL)))?;
+        match s.read(&mut chunk[..want]) {
+            Ok(n) => {
+                buf.extend_from_slice(&chunk[..n]);
+                return Ok(n);
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock
+                        | io::ErrorKind::TimedOut
+                        | io::ErrorKind::Interrupted
+                ) => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+fn write_response<S: Socket>(s: &mut S, r: &Response) -> io::Result<()> {
+    s.write_all(&r.head_bytes())?;
+    s.write_all(&r.body)?;
+    s.flush()?;
+    s.shutdown_write()
+}
+
+/// Answers a request refused before its body was read, then swallows a
+/// bounded amount of that body so closing does not reset the connection
+/// before the client has read the answer.
+fn refuse<S: Socket>(s: &mut S, r: Response) -> io::Result<()> {
+    write_response(s, &r)?;
+    let deadline = Instant::now() + DRAIN_TIMEOUT;
+    let mut sink = Vec::new();
+    let never = AtomicBool::new(false);
+    let mut drained = 0;
+    while drained < DRAIN_CAP {
+        sink.clear();
+        match read_some(s, &mut sink, READ_CHUNK, deadline, &never)? {
+            0 => break,
+            n => drained += n,
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+#[path = "conn_tests.rs"]
+mod tests;

@@ -1,0 +1,200 @@
+//! The API's routing: method, target and body in, [`Response`] out.
+//!
+//! Pure with respect to I/O (no sockets), so every route and every error
+//! status is unit-tested directly; `conn` does the HTTP framing around it.
+
+use std::sync::Arc;
+
+use model::api::{decode_component, PREFIX};
+use model::id::is_valid_id;
+
+use super::auth::bearer_matches;
+use super::handlers;
+use super::input::Params;
+use super::response::Response;
+use crate::release::Releaser;
+use crate::store::Store;
+
+/// Largest request body accepted: a quarantined message of the mta's
+/// largest size, base64-encoded inside JSON, fits with room to spare.
+pub const MAX_BODY: u64 = 64 * 1024 * 1024;
+
+/// What the API serves, with what it needs to serve it.
+pub struct Router {
+    pub(super) store: Arc<Store>,
+    pub(super) releaser: Releaser,
+    token: String,
+}
+
+/// A path the API knows, with its decoded parameter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Route {
+    Health,
+    Domains,
+    Domain(String),
+    Users,
+    User(String),
+    Directory,
+    Generation,
+    Quarantine,
+    QuarantineItem(String),
+    QuarantineMessage(String),
+    QuarantineRelease(String),
+    Tracking,
+}
+
+impl Route {
+    /// Maps decoded path segments to a route.
+    fn resolve(segments: &[String]) -> Option<Route> {
+        let segs: Vec<&str> = segments.iter().map(String::as_str).collect();
+        let prefix: Vec<&str> = PREFIX.split('/').skip(1).collect();
+        if segs == ["health"] {
+            return Some(Route::Health);
+        }
+        let rest = segs.strip_prefix(prefix.as_slice())?;
+        let route = match *rest {
+            ["domains"] => Route::Domains,
+            ["domains", name] => Route::Domain(name.into()),
+            ["users"] => Route::Users,
+            ["users", address] => Route::User(address.into()),
+            ["directory"] => Route::Directory,
+            ["generation"] => Route::Generation,
+            ["quarantine"] => Route::Quarantine,
+            ["quarantine", id] => Route::QuarantineItem(id.into()),
+            ["quarantine", id, "message"] => Route::QuarantineMessage(id.into()),
+            ["quarantine", id, "release"] => Route::QuarantineRelease(id.into()),
+            ["tracking"] => Route::Tracking,
+            _ => return None,
+        };
+        Some(route)
+    }
+
+    /// The methods the route serves, for `Allow`.
+    fn allowed(&self) -> &'static str {
+        match self {
+            Route::Health | Route::Directory | Route::Generation | Route::QuarantineMessage(_) => {
+                "GET"
+            }
+            Route::Domains | Route::Users | Route::Quarantine | Route::Tracking => "GET, POST",
+            Route::Domain(_) | Route::User(_) | Route::QuarantineItem(_) => "GET, DELETE",
+            Route::QuarantineRelease(_) => "POST",
+        }
+    }
+
+    /// A quarantine id in the path, if the route has one.
+    fn quarantine_id(&self) -> Option<&str> {
+        match self {
+            Route::QuarantineItem(id)
+            | Route::QuarantineMessage(id)
+            | Route::QuarantineRelease(id) => Some(id),
+            _ => None,
+        }
+    }
+}
+
+impl Router {
+    /// A router over `store`, releasing through `releaser`; TCP clients must present `token`.
+    pub fn new(store: Arc<Store>, releaser: Releaser, token: String) -> Router {
+        Router {
+            store,
+            releaser,
+            token,
+        }
+    }
+
+    /// Decides from the head alone whether a request may proceed, before its
+    /// body is read: 401 for TCP requests without the token (all but
+    /// `/health`), 413 for bodies over [`MAX_BODY`].
+    pub fn admit(
+        &self,
+        target: &str,
+        authorization: Option<&str>,
+        content_length: u64,
+        trusted: bool,
+    ) -> Result<(), Response> {
+        let path = target.split('?').next().unwrap_or_default();
+        if !trusted && path != "/health" && !bearer_matches(authorization, &self.token) {
+            return Err(Response::error(
+                401,
+                "unauthorized",
+                "send Authorization: Bearer with the API token (the api-token file in the data directory)",
+            ));
+        }
+        if content_length > MAX_BODY {
+            return Err(Response::error(
+                413,
+                "too_large",
+                format!("request body of {content_length} bytes is over the limit of {MAX_BODY}"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Answers one admitted request.
+    pub fn handle(&self, method: &str, target: &str, body: &[u8]) -> Response {
+        let (path, query) = target.split_once('?').unwrap_or((target, ""));
+        let segments: Option<Vec<String>> = path.split('/').skip(1).map(decode_component).collect();
+        let Some(segments) = segments else {
+            return Response::error(400, "bad_request", "malformed percent-encoding in the path");
+        };
+        let Some(route) = Route::resolve(&segments) else {
+            return Response::error(404, "not_found", format!("no route {path}"));
+        };
+        if let Some(id) = route.quarantine_id() {
+            // Not an id we make: cannot exist, and must not reach a key.
+            if !is_valid_id(id) {
+                return Response::error(404, "not_found", format!("no quarantine item {id:?}"));
+            }
+        }
+        let params = match Params::parse(query) {
+            Ok(p) => p,
+            Err(r) => return r,
+        };
+        self.dispatch(method, route, &params, body)
+            .unwrap_or_else(|error| error)
+    }
+
+    fn dispatch(
+        &self,
+        method: &str,
+        route: Route,
+        p: &Params,
+        body: &[u8],
+    ) -> Result<Response, Response> {
+        use Route as R;
+        match (method, &route) {
+            ("GET", R::Health) => handlers::health(p),
+            ("GET", R::Domains) => handlers::domains(self, p),
+            ("POST", R::Domains) => handlers::create_domain(self, p, body),
+            ("GET", R::Domain(name)) => handlers::domain(self, p, name),
+            ("DELETE", R::Domain(name)) => handlers::delete_domain(self, p, name),
+            ("GET", R::Users) => handlers::users(self, p),
+            ("POST", R::Users) => handlers::create_user(self, p, body),
+            ("GET", R::User(address)) => handlers::user(self, p, address),
+            ("DELETE", R::User(address)) => handlers::delete_user(self, p, address),
+            ("GET", R::Directory) => handlers::directory(self, p),
+            ("GET", R::Generation) => handlers::generation(self, p),
+            ("GET", R::Quarantine) => handlers::quarantine_list(self, p),
+            ("POST", R::Quarantine) => handlers::quarantine_create(self, p, body),
+            ("GET", R::QuarantineItem(id)) => handlers::quarantine_item(self, p, id),
+            ("DELETE", R::QuarantineItem(id)) => handlers::quarantine_delete(self, p, id),
+            ("GET", R::QuarantineMessage(id)) => handlers::quarantine_message(self, p, id),
+            ("POST", R::QuarantineRelease(id)) => handlers::quarantine_release(self, p, id),
+            ("GET", R::Tracking) => handlers::tracking(self, p),
+            ("POST", R::Tracking) => handlers::track(self, p, body),
+            _ => {
+                let mut r = Response::error(
+                    405,
+                    "method_not_allowed",
+                    format!("{method} is not served here; use {}", route.allowed()),
+                );
+                r.allow = Some(route.allowed());
+                Err(r)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "router_tests.rs"]
+mod tests;

@@ -1,0 +1,259 @@
+//! One delivery attempt of one queued message.
+//!
+//! Pending recipients are grouped by domain and handed to the domain's
+//! servers. Each recipient's fate is recorded in the queue entry (not
+//! fsynced on its own: after a crash a delivery may be repeated, never
+//! lost); temporary failures are retried with backoff until the message is
+//! older than the give-up age; permanent failures and expired ones bounce.
+//! The message leaves the queue when no recipient is pending.
+
+use std::collections::BTreeMap;
+
+use model::api::EventKind;
+use sha2::{Digest, Sha256};
+
+use super::bounce::{self, Failure};
+use super::route::backoff;
+use super::transfer::{deliver_domain, Outcome};
+use super::DeliveryContext;
+use crate::queue::{Entry, Status};
+use crate::tracking::event;
+
+/// Runs one attempt for message `id`; returns when it is due again, or
+/// `None` when it left the queue (or could not be read).
+pub async fn attempt(ctx: &DeliveryContext, id: &str) -> Option<u64> {
+    let (mut entry, body) = load(ctx, id).await?;
+    let digest = format!("{:x}", Sha256::digest(&body));
+    let mut failures = Vec::new();
+    for (domain, recipients) in by_domain(&entry) {
+        for (rcpt, outcome) in deliver_domain(ctx, &entry.sender, &domain, &recipients, &body).await
+        {
+            match outcome {
+                Outcome::Delivered { remote, reply } => {
+                    log::info!("{id}: delivered to <{rcpt}> via {remote}: {reply}");
+                    let mut e = tracked(EventKind::Delivered, &entry, &rcpt);
+                    e.detail = format!("sha256={digest} size={}", body.len());
+                    e.remote = Some(remote.clone());
+                    e.reply = Some(reply.clone());
+                    ctx.tracker.emit(e);
+                    entry.set_status(&rcpt, Status::Delivered { remote, reply });
+                }
+                Outcome::Permanent { reply } => {
+                    log::info!("{id}: <{rcpt}> refused: {reply}");
+                    failures.push(Failure {
+                        recipient: rcpt.clone(),
+                        status: bounce::status_of(&reply).unwrap_or_else(|| "5.0.0".into()),
+                        reason: reply.clone(),
+                        diagnostic: Some(reply),
+                    });
+                }
+                Outcome::Transient { reason, reply } => {
+                    log::info!("{id}: <{rcpt}> deferred: {reason}");
+                    let mut e = tracked(EventKind::Deferred, &entry, &rcpt);
+                    e.detail = reason.clone();
+                    e.reply = reply.clone();
+                    ctx.tracker.emit(e);
+                    entry.set_status(
+                        &rcpt,
+                        Status::Pending {
+                            last: Some(reply.unwrap_or(reason)),
+                        },
+                    );
+                }
+            }
+        }
+    }
+    entry.attempts += 1;
+    let now = model::time::now_ms();
+    let retry: Vec<String> = entry
+        .pending()
+        .filter(|r| !failures.iter().any(|f: &Failure| f.recipient == r.address))
+        .map(|r| r.address.clone())
+        .collect();
+    if !retry.is_empty() {
+        if now.saturating_sub(entry.arrived) >= ctx.give_up_after.as_millis() as u64 {
+            failures.extend(expired(&entry, &retry));
+        } else {
+            let delay = backoff(ctx.retry_initial, ctx.retry_max, entry.attempts);
+            entry.next_attempt = now + delay.as_millis() as u64;
+        }
+    }
+    if !failures.is_empty() {
+        settle_failures(ctx, &mut entry, &body, &failures, now).await;
+    }
+    persist(ctx, entry).await
+}
+
+/// A tracking event about one recipient of `entry`.
+fn tracked(kind: EventKind, entry: &Entry, rcpt: &str) -> model::api::TrackingEvent {
+    let mut e = event(kind, &entry.id, &entry.sender, &[rcpt.to_string()]);
+    e.message_id = entry.message_id.clone();
+    e
+}
+
+/// The `retry` recipients of a message that is too old: failed with status
+/// 4.4.7 (delivery time expired), quoting the last reply if there was one.
+fn expired(entry: &Entry, retry: &[String]) -> Vec<Failure> {
+    entry
+        .pending()
+        .filter(|r| retry.contains(&r.address))
+        .map(|r| {
+            let last = match &r.status {
+                Status::Pending { last: Some(l) } => l.clone(),
+                _ => "no delivery attempt succeeded".into(),
+            };
+            let is_reply = last
+                .get(..3)
+                .is_some_and(|c| c.bytes().all(|b| b.is_ascii_digit()));
+            Failure {
+                recipient: r.address.clone(),
+                reason: format!("gave up after {} attempts: {last}", entry.attempts),
+                diagnostic: is_reply.then_some(last),
+                status: "4.4.7".into(),
+            }
+        })
+        .collect()
+}
+
+/// Bounces `failures` and marks them; if the bounce cannot be queued they
+/// stay pending so nothing is lost (they are retried, then bounced again).
+async fn settle_failures(
+    ctx: &DeliveryContext,
+    entry: &mut Entry,
+    body: &[u8],
+    failures: &[Failure],
+    now: u64,
+) {
+    if send_bounce(ctx, entry, body, failures, now).await {
+        for f in failures {
+            entry.set_status(
+                &f.recipient,
+                Status::Bounced {
+                    reason: f.reason.clone(),
+                },
+            );
+        }
+    } else {
+        for f in failures {
+            entry.set_status(
+                &f.recipient,
+                Status::Pending {
+                    last: Some(f.reason.clone()),
+                },
+            );
+        }
+        entry.next_attempt = now + ctx.retry_initial.as_millis() as u64;
+    }
+}
+
+/// Queues the DSN (unless the sender is null or this is a DSN); false when
+/// it could not be queued.
+async fn send_bounce(
+    ctx: &DeliveryContext,
+    entry: &Entry,
+    body: &[u8],
+    failures: &[Failure],
+    now: u64,
+) -> bool {
+    let recipients: Vec<String> = failures.iter().map(|f| f.recipient.clone()).collect();
+    let mut e = event(EventKind::Bounced, &entry.id, &entry.sender, &recipients);
+    e.message_id = entry.message_id.clone();
+    e.reply = failures.first().map(|f| f.reason.clone());
+    let to = model::address::normalize_address(&entry.sender);
+    let (Ok(to), false) = (to, entry.is_dsn) else {
+        log::info!(
+            "{}: failed recipients not bounced (null sender, or a bounce itself)",
+            entry.id
+        );
+        e.detail = "no bounce sent: null sender or a bounce itself".into();
+        ctx.tracker.emit(e);
+        return true;
+    };
+    let dsn_id = model::id::new_id();
+    let mut dsn = Entry::new(dsn_id.clone(), String::new(), &[to], now);
+    dsn.is_dsn = true;
+    dsn.message_id = Some(format!("{}.dsn@{}", entry.id, ctx.hostname));
+    let bytes = bounce::build(&ctx.hostname, entry, body, failures, now);
+    match ctx.committer.commit(dsn, bytes).await {
+        Ok(()) => {
+            log::info!(
+                "{}: bounce {dsn_id} queued for <{}>",
+                entry.id,
+                entry.sender
+            );
+            let _ = ctx.queued.send(dsn_id.clone());
+            e.detail = format!("bounce {dsn_id} sent to <{}>", entry.sender);
+            ctx.tracker.emit(e);
+            true
+        }
+        Err(err) => {
+            log::error!("{}: cannot queue the bounce, will retry: {err}", entry.id);
+            false
+        }
+    }
+}
+
+/// Pending recipients grouped by domain.
+fn by_domain(entry: &Entry) -> BTreeMap<String, Vec<String>> {
+    let mut groups: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for r in entry.pending() {
+        let domain = model::address::domain_of(&r.address).to_string();
+        groups.entry(domain).or_default().push(r.address.clone());
+    }
+    groups
+}
+
+async fn load(ctx: &DeliveryContext, id: &str) -> Option<(Entry, Vec<u8>)> {
+    let store = ctx.store.clone();
+    let key = id.to_string();
+    let loaded = tokio::task::spawn_blocking(move || {
+        Ok::<_, crate::queue::QueueError>((store.entry(&key)?, store.body(&key)?))
+    })
+    .await;
+    match loaded {
+        Ok(Ok((Some(entry), Some(body)))) => Some((entry, body)),
+        Ok(Ok(_)) => {
+            log::warn!("{id}: scheduled but no longer queued");
+            None
+        }
+        Ok(Err(e)) => {
+            log::error!("{id}: cannot read from the queue: {e}");
+            None
+        }
+        Err(e) => {
+            log::error!("{id}: queue read task failed: {e}");
+            None
+        }
+    }
+}
+
+/// Writes the new state, or removes the message when it is done.
+async fn persist(ctx: &DeliveryContext, entry: Entry) -> Option<u64> {
+    let store = ctx.store.clone();
+    let done = entry.is_done();
+    let next = entry.next_attempt;
+    let id = entry.id.clone();
+    let written = tokio::task::spawn_blocking(move || {
+        if done {
+            store.remove(&entry.id)
+        } else {
+            store.update(&entry)
+        }
+    })
+    .await;
+    match written {
+        Ok(Ok(())) if done => {
+            log::info!("{id}: removed from the queue (all recipients done)");
+            None
+        }
+        Ok(Ok(())) => Some(next),
+        Ok(Err(e)) => {
+            log::error!("{id}: cannot update the queue: {e}");
+            Some(next)
+        }
+        Err(e) => {
+            log::error!("{id}: queue update task failed: {e}");
+            Some(next)
+        }
+    }
+}
