@@ -42,7 +42,7 @@ cat > "$WORK/system.json" <<JSON
 }
 JSON
 
-FILTERBOX_LOG=warn "$FB" up --data-dir "$WORK" > "$WORK/up.log" 2>&1 &
+"$FB" up --data-dir "$WORK" > "$WORK/up.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 600); do grep -q "ready:" "$WORK/up.log" 2>/dev/null && break; sleep 0.1; done
 grep -q "ready:" "$WORK/up.log" || { cat "$WORK/up.log"; echo "filterbox did not start" >&2; exit 1; }
@@ -85,7 +85,7 @@ run() {  # run NAME COMMAND...
   awk -v n="$N" -v t0="$t0" -v t1="$t1" -v t2="$t2" -v b="$((b1 - b0))" -v hz="$hz" -v name="$name" 'BEGIN {
     printf "%s: accept %.0f msg/s, end-to-end %.0f msg/s (%.2f s), cpu %.2f ms/msg, %.2f cores busy\n",
       name, n/(t1-t0), n/(t2-t0), t2-t0, 1000*(b/hz)/n, (b/hz)/(t2-t0) }'
-  [ -n "$out" ] && echo "  $out"
+  if [ -n "$out" ]; then echo "  $out"; fi
 }
 
 run "smtp-source" smtp-source -s "$S" -m "$N" -l "$SIZE" -f load@sender.test -t user@example.test 127.0.0.1:$PORT

@@ -87,7 +87,6 @@ fn run_role(role: Role, args: CommonArgs) -> anyhow::Result<()> {
             Role::Filter => filter::run(config, data_dir, stop).await?,
             Role::Mta => mta::run(config, data_dir, stop).await?,
         }
-        log::info!("{role} stopped");
         Ok(())
     })
 }

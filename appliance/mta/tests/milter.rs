@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use common::downstream::Downstream;
-use common::manager::FakeManager;
-use common::{after_received, config, directory, queue_id, start, wait_for, Client, HOSTNAME};
+use common::test_manager::TestManager;
+use common::{after_received, config, managed_config, queue_id, start, wait_for, Client, HOSTNAME};
 use miltr_common::actions::{Action, Continue, Discard, Reject, Replycode, Tempfail};
 use miltr_common::commands::{Body, Connect, Header, Helo, Macro, Mail, Recipient};
 use miltr_common::modifications::headers::{AddHeader, ChangeHeader};
@@ -19,7 +19,8 @@ use miltr_common::modifications::recipients::DeleteRecipient;
 use miltr_common::modifications::ModificationResponse;
 use miltr_common::optneg::{OptNeg, Protocol};
 use miltr_server::{Milter, Server};
-use model::api::{EventKind, TrackingEvent};
+use model::api::{EventKind, NewUser, TrackingEvent};
+use model::client::TrackingQuery;
 use model::Endpoint;
 use tokio_util::compat::TokioAsyncReadCompatExt;
 
@@ -169,41 +170,28 @@ fn start_milter(path: &Path, protocol: Protocol) -> Arc<Mutex<Seen>> {
     seen
 }
 
-/// An mta using the test milter, with the manager's API (directory and tracking) faked.
-async fn filtered_mta(dir: &Path, port: u16) -> (mta::Mta, Arc<Mutex<Seen>>, FakeManager) {
+/// An mta using the test milter, with its directory and tracking on a real
+/// manager in `dir`.
+async fn filtered_mta(dir: &Path, port: u16) -> (mta::Mta, Arc<Mutex<Seen>>, TestManager) {
     let socket = dir.join("filter.sock");
     // As the filter role does: header values with their leading space.
     let seen = start_milter(&socket, Protocol::SMFIP_HDR_LEADSPC);
-    let mut d = directory(port);
-    d.users.push("rcptreject@example.test".into());
-    let manager = FakeManager::start(&dir.join("manager.sock"), d);
-    let mut cfg = config(dir);
+    let mut cfg = managed_config(dir, port);
+    cfg.initial_data.users.push(NewUser {
+        address: "rcptreject@example.test".into(),
+    });
     cfg.mta.milter = Some(Endpoint::Unix(socket));
-    cfg.mta.manager = Endpoint::Unix(dir.join("manager.sock"));
+    let manager = TestManager::start(&cfg, dir).await;
     let mta = mta::Mta::start(Arc::new(cfg), dir.to_path_buf())
         .await
         .unwrap();
-    (mta, seen, manager)
-}
-
-/// The tracking events about `id`, once `kind` has arrived.
-async fn events_until(manager: &FakeManager, id: &str, kind: EventKind) -> Vec<TrackingEvent> {
-    let of_id = || -> Vec<TrackingEvent> {
-        manager
-            .events()
-            .into_iter()
-            .filter(|e| e.queue_id == id)
-            .collect()
-    };
-    assert!(
-        wait_for(Duration::from_secs(10), || of_id()
-            .iter()
-            .any(|e| e.kind == kind))
-        .await,
-        "no {kind:?} event for {id}: {:?}",
-        manager.events()
+    let generation = manager.call(|api| api.generation()).await.generation;
+    assert_eq!(
+        mta.directory().snapshot().map(|d| d.generation),
+        Some(generation),
+        "the mta starts with the manager's directory"
     );
-    of_id()
+    (mta, seen, manager)
 }
 
 /// One transaction on an open session; returns the final reply to DATA.
@@ -261,13 +249,14 @@ async fn clean_message_gets_the_filter_edits_and_the_filter_sees_everything() {
         ("Subject".to_string(), " clean".to_string())
     );
     assert_eq!(seen.aborts, 1, "SMFIC_ABORT after the message");
-    let events = events_until(&manager, &id, EventKind::Delivered).await;
+    let events = manager.events_until(&id, EventKind::Delivered).await;
     let verdict = events
         .iter()
         .find(|e| e.kind == EventKind::Verdict)
         .unwrap();
     assert_eq!(verdict.detail, "accept; X-Spam-Status: No, score=0.1");
     mta.shutdown().await.unwrap();
+    manager.stop().await;
 }
 
 #[tokio::test]
@@ -326,40 +315,65 @@ async fn filter_verdicts_become_smtp_replies_and_the_session_goes_on() {
         6,
         "one SMFIC_ABORT per transaction"
     );
-    let kinds = |events: Vec<TrackingEvent>| -> Vec<(EventKind, Vec<String>)> {
-        events.into_iter().map(|e| (e.kind, e.recipients)).collect()
+    let kinds = |events: &[TrackingEvent]| -> Vec<(EventKind, Vec<String>)> {
+        events
+            .iter()
+            .map(|e| (e.kind, e.recipients.clone()))
+            .collect()
+    };
+    let verdicts = |events: &[TrackingEvent]| -> Vec<String> {
+        events
+            .iter()
+            .filter(|e| e.kind == EventKind::Verdict)
+            .map(|e| e.detail.clone())
+            .collect()
     };
     let user = || vec!["user@example.test".to_string()];
-    assert_eq!(
-        kinds(events_until(&manager, &discarded, EventKind::Quarantined).await),
-        [
-            (EventKind::Received, user()),
-            (EventKind::Verdict, user()),
-            (EventKind::Quarantined, user())
-        ]
-    );
     let other = vec!["other@example.test".to_string()];
     let both = vec![
         "user@example.test".to_string(),
         "other@example.test".to_string(),
     ];
+    // Delivered is the last event the mta sends about this session, and
+    // events reach the manager in the order they were sent: all the events
+    // of the session's earlier messages are there by now.
+    let split = manager
+        .events_until(&queue_id(&split), EventKind::Delivered)
+        .await;
     assert_eq!(
-        kinds(events_until(&manager, &queue_id(&split), EventKind::Delivered).await),
+        kinds(&split),
         [
             (EventKind::Received, both),
-            (EventKind::Quarantined, other),
+            (EventKind::Verdict, other),
             (EventKind::Verdict, user()),
             (EventKind::Queued, user()),
             (EventKind::Delivered, user())
         ]
     );
-    let rejected = |e: &TrackingEvent| e.kind == EventKind::Rejected;
-    let refusals = manager.events().into_iter().filter(rejected).count();
+    assert_eq!(
+        verdicts(&split),
+        [
+            "recipient removed by the filter",
+            "accept; X-Spam-Status: No, score=0.1"
+        ]
+    );
+    // A discarded message is the filter's to keep (the filter role
+    // quarantines it through the manager, which records that): the mta
+    // records only its verdict, and queues nothing.
+    let discarded = manager.events(&discarded).await;
+    assert_eq!(
+        kinds(&discarded),
+        [(EventKind::Received, user()), (EventKind::Verdict, user())]
+    );
+    assert_eq!(verdicts(&discarded), ["discarded by the filter"]);
+    let all = manager.tracking(TrackingQuery::default()).await;
+    let refusals = all.iter().filter(|e| e.kind == EventKind::Rejected).count();
     assert_eq!(
         refusals, 4,
         "three refused messages and one refused recipient"
     );
     mta.shutdown().await.unwrap();
+    manager.stop().await;
 }
 
 #[tokio::test]

@@ -9,9 +9,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::downstream::Downstream;
-use common::manager::FakeManager;
-use common::{after_received, config, directory, queue_id, start, wait_for, Client, HOSTNAME};
-use model::api::EventKind;
+use common::test_manager::TestManager;
+use common::{after_received, config, managed_config, queue_id, start, wait_for, Client, HOSTNAME};
+use model::api::{EventKind, NewUser};
 use model::Endpoint;
 
 #[tokio::test]
@@ -273,14 +273,20 @@ async fn inject_socket_takes_any_valid_recipient_and_skips_the_filter() {
 async fn directory_changes_and_tracking_go_through_the_manager_api() {
     let dir = tempfile::tempdir().unwrap();
     let down = Downstream::accepting().await;
-    let mut initial = directory(down.port);
-    initial.users.retain(|u| u != "other@example.test");
-    let manager = FakeManager::start(&dir.path().join("manager.sock"), initial.clone());
-    let mut cfg = config(dir.path());
-    cfg.mta.manager = Endpoint::Unix(dir.path().join("manager.sock"));
+    let mut cfg = managed_config(dir.path(), down.port);
+    cfg.initial_data
+        .users
+        .retain(|u| u.address != "other@example.test");
+    let manager = TestManager::start(&cfg, dir.path()).await;
     let mta = mta::Mta::start(Arc::new(cfg), dir.path().to_path_buf())
         .await
         .unwrap();
+    let initial = manager.call(|api| api.generation()).await.generation;
+    assert_eq!(
+        mta.directory().snapshot().map(|d| d.generation),
+        Some(initial),
+        "the mta starts with the manager's directory"
+    );
 
     let (mut c, _) = Client::connect(mta.smtp_addr()).await;
     c.cmd("EHLO c.test").await;
@@ -289,15 +295,21 @@ async fn directory_changes_and_tracking_go_through_the_manager_api() {
         .cmd("RCPT TO:<other@example.test>")
         .await
         .starts_with("550 5.1.1"));
-    let mut next = initial;
-    next.generation = 2;
-    next.users.push("other@example.test".into());
-    manager.set_directory(next);
+    let next = manager
+        .call(|api| {
+            api.create_user(&NewUser {
+                address: "other@example.test".into(),
+            })?;
+            api.generation()
+        })
+        .await
+        .generation;
+    assert!(next > initial, "creating a user moves the generation");
     assert!(
         wait_for(Duration::from_secs(5), || mta
             .directory()
             .snapshot()
-            .is_some_and(|d| d.generation == 2))
+            .is_some_and(|d| d.generation == next))
         .await,
         "the poller picks up the new generation"
     );
@@ -308,23 +320,10 @@ async fn directory_changes_and_tracking_go_through_the_manager_api() {
     c.cmd("DATA").await;
     let id = queue_id(&c.cmd("Message-ID: <t1@sender.test>\r\n\r\nbody\r\n.").await);
     assert!(wait_for(Duration::from_secs(10), || !down.messages().is_empty()).await);
-    let kinds = || -> Vec<EventKind> {
-        manager
-            .events()
-            .iter()
-            .filter(|e| e.queue_id == id)
-            .map(|e| e.kind)
-            .collect()
-    };
-    assert!(
-        wait_for(Duration::from_secs(10), || kinds()
-            .contains(&EventKind::Delivered))
-        .await,
-        "{:?}",
-        manager.events()
-    );
+    let events = manager.events_until(&id, EventKind::Delivered).await;
+    let kinds: Vec<EventKind> = events.iter().map(|e| e.kind).collect();
     assert_eq!(
-        kinds(),
+        kinds,
         [
             EventKind::Rejected,
             EventKind::Received,
@@ -333,7 +332,6 @@ async fn directory_changes_and_tracking_go_through_the_manager_api() {
             EventKind::Delivered
         ]
     );
-    let events = manager.events();
     let delivered = events
         .iter()
         .find(|e| e.kind == EventKind::Delivered)
@@ -374,6 +372,7 @@ async fn directory_changes_and_tracking_go_through_the_manager_api() {
         Some("550 5.1.1 <other@example.test>: recipient unknown")
     );
     mta.shutdown().await.unwrap();
+    manager.stop().await;
 }
 
 #[tokio::test]

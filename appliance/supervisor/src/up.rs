@@ -136,6 +136,9 @@ impl Driver {
                 "{role} did not become healthy within {:?}; killing it",
                 self.policy.health_timeout
             ),
+            Event::Exited(role, _, how) if how == "exit status 0" => {
+                log::info!("{role} exited: {how}")
+            }
             Event::Exited(role, _, how) => log::warn!("{role} exited: {how}"),
             Event::StopTimeout(role, _) => log::warn!(
                 "{role} did not stop within {:?}; killing it",

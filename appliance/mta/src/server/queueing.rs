@@ -3,8 +3,9 @@
 //!
 //! The 250 is given only after the group commit fsynced the message; a
 //! storage failure gives 451 4.3.0 and nothing is acknowledged. A message
-//! the filter discarded, or whose every recipient it removed, was
-//! quarantined by the filter: the client gets 250 and nothing is queued.
+//! the filter discarded, or whose every recipient it removed, is the
+//! filter's to keep (it quarantined it, and the manager recorded that): the
+//! client gets 250 and nothing is queued.
 
 use model::api::EventKind;
 
@@ -62,12 +63,9 @@ pub(crate) async fn accept_message(
             return r;
         }
         Response::Discard => {
-            log::info!("{sid}: {id}: discarded by the filter (quarantined)");
-            shared
-                .tracker
-                .emit(track(EventKind::Verdict, &recipients, "discard".into()));
+            log::info!("{sid}: {id}: discarded by the filter");
             shared.tracker.emit(track(
-                EventKind::Quarantined,
+                EventKind::Verdict,
                 &recipients,
                 "discarded by the filter".into(),
             ));
@@ -77,7 +75,7 @@ pub(crate) async fn accept_message(
             let applied = apply(&eom.modifications, &mut message, &mut recipients);
             if !applied.removed.is_empty() {
                 shared.tracker.emit(track(
-                    EventKind::Quarantined,
+                    EventKind::Verdict,
                     &applied.removed,
                     "recipient removed by the filter".into(),
                 ));

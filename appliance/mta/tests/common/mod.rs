@@ -1,18 +1,18 @@
 //! Helpers shared by the integration tests: configuration, a raw SMTP
-//! client, a recording downstream SMTP server, a stand-in for the manager's
-//! API, and polling.
+//! client, a recording downstream SMTP server, the real manager on the
+//! test's data directory, and polling.
 #![allow(dead_code)] // each test binary uses a different subset
 
 pub mod downstream;
-pub mod manager;
+pub mod test_manager;
 
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use model::api::{self, DeliveryServer};
-use model::config::SystemConfig;
+use model::api::{self, DeliveryServer, NewDomain, NewUser};
+use model::config::{InitialData, SystemConfig};
 use model::Endpoint;
 use mta::Mta;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -39,29 +39,60 @@ pub fn config(dir: &Path) -> SystemConfig {
     c.resolve(dir)
 }
 
+/// `config(dir)` for an mta whose directory and tracking go through a real
+/// manager in `dir` (as on the box: one data directory, one `system.json`):
+/// the API on the unix socket `mta.manager` points at, no TCP listener, and
+/// [`initial_data`] for `port`.
+pub fn managed_config(dir: &Path, port: u16) -> SystemConfig {
+    let mut c = config(dir);
+    let socket = dir.join("manager.sock");
+    c.manager.api_socket = socket.clone();
+    c.manager.http_listen = None;
+    c.manager.mta_inject = Endpoint::Unix(c.mta.inject_socket.clone());
+    c.mta.manager = Endpoint::Unix(socket);
+    c.initial_data = initial_data(port);
+    c
+}
+
 /// Two domains delivered to `port`: `example.test` (users `user`, `other`,
 /// `bad`) and `sender.test` (user `sender`, where bounces go).
-pub fn directory(port: u16) -> api::Directory {
-    let domain = |name: &str| api::Domain {
+pub fn initial_data(port: u16) -> InitialData {
+    let domain = |name: &str| NewDomain {
         name: name.into(),
         delivery: vec![DeliveryServer {
             host: "127.0.0.1".into(),
             port,
             priority: 10,
         }],
-        created: 0,
     };
+    let users = [
+        "user@example.test",
+        "other@example.test",
+        "bad@example.test",
+        "sender@sender.test",
+    ];
+    InitialData {
+        domains: vec![domain("example.test"), domain("sender.test")],
+        users: users.map(|a| NewUser { address: a.into() }).to_vec(),
+    }
+}
+
+/// [`initial_data`] as the manager would serve it, for mtas started
+/// without a manager.
+pub fn directory(port: u16) -> api::Directory {
+    let data = initial_data(port);
     api::Directory {
         generation: 1,
-        domains: vec![domain("example.test"), domain("sender.test")],
-        users: [
-            "user@example.test",
-            "other@example.test",
-            "bad@example.test",
-            "sender@sender.test",
-        ]
-        .map(String::from)
-        .to_vec(),
+        domains: data
+            .domains
+            .into_iter()
+            .map(|d| api::Domain {
+                name: d.name,
+                delivery: d.delivery,
+                created: 0,
+            })
+            .collect(),
+        users: data.users.into_iter().map(|u| u.address).collect(),
     }
 }
 
