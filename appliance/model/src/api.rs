@@ -28,6 +28,12 @@
 //! | DELETE | `/quarantine/{id}` | | 204 |
 //! | POST | `/tracking` | `[TrackingEvent]` | 204 |
 //! | GET | `/tracking?queue_id=&message_id=&sender=&recipient=&limit=` | | `[TrackingEvent]`, oldest first |
+//! | GET | `/admin` | | [`AdminState`] |
+//! | PUT | `/admin/password` | [`SetPassword`] | 204 (see [`SetPassword`] for who may) |
+//! | POST | `/admin/verify` | [`VerifyPassword`] | 204; 401 wrong; 409 none set; 429 too many failures |
+//! | GET | `/settings/admin-networks` | | [`AdminNetworks`] |
+//! | PUT | `/settings/admin-networks` | [`AdminNetworks`] | 200 [`AdminNetworks`] |
+//! | GET | `/stats` | | [`MailStats`] |
 //!
 //! Errors are an [`ErrorBody`] with a fitting status: 400 malformed JSON,
 //! 401 missing or wrong token on TCP, 404 unknown route or entity, 405 wrong
@@ -323,6 +329,82 @@ pub struct TrackingEvent {
     pub reply: Option<String>,
 }
 
+/// Answer of `GET /admin`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdminState {
+    /// False on a new box: the console's first screen sets the password, and
+    /// no web login is accepted until then.
+    pub password_set: bool,
+}
+
+/// Body of `PUT /admin/password`: the web UI's and the console's admin account.
+///
+/// Over the unix socket (the console: someone at the box) `current` may be
+/// omitted, which is also the documented recovery path for a lost password.
+/// Over TCP, `current` is required once a password is set.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetPassword {
+    /// The new password: 8 to 128 characters.
+    pub password: String,
+    /// The password in force, when one is.
+    #[serde(default)]
+    pub current: Option<String>,
+}
+
+/// Body of `POST /admin/verify`: checks the admin password (console login).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyPassword {
+    /// The password to check.
+    pub password: String,
+}
+
+/// The networks allowed to reach the web administration (body and answer of
+/// `/settings/admin-networks`); empty means any.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminNetworks {
+    /// CIDRs, e.g. `192.168.1.0/24`, `2001:db8::/32`.
+    pub networks: Vec<String>,
+}
+
+/// Mail counters: what the console's status screen and the dashboard show.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counters {
+    /// Messages received (one per SMTP transaction).
+    pub received: u64,
+    /// Recipients delivered.
+    pub delivered: u64,
+    /// Recipients quarantined.
+    pub quarantined: u64,
+    /// Transactions refused at SMTP time.
+    pub rejected: u64,
+    /// Delivery attempts deferred.
+    pub deferred: u64,
+    /// Recipients bounced.
+    pub bounced: u64,
+}
+
+/// Answer of `GET /stats`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MailStats {
+    /// Since the database was created.
+    pub total: Counters,
+    /// The last 24 hours, one entry per hour, oldest first (`hour` is the
+    /// hour's start in unix milliseconds).
+    pub hours: Vec<HourCounters>,
+}
+
+/// One hour of [`MailStats`].
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HourCounters {
+    /// Start of the hour, unix milliseconds.
+    pub hour: u64,
+    /// What happened in it.
+    pub counters: Counters,
+}
+
 /// The JSON body of every error answer.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorBody {
@@ -336,7 +418,8 @@ pub struct ErrorDetail {
     /// The HTTP status, repeated for clients that lose it.
     pub status: u16,
     /// A stable token: `bad_json`, `unauthorized`, `not_found`,
-    /// `method_not_allowed`, `conflict`, `too_large`, `invalid`, `upstream`, `internal`.
+    /// `method_not_allowed`, `conflict`, `too_large`, `invalid`, `upstream`,
+    /// `throttled`, `internal`.
     pub code: String,
     /// A sentence saying what was wrong and, where it helps, what to do.
     pub message: String,

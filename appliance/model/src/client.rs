@@ -400,6 +400,58 @@ impl ApiClient {
     }
 }
 
+impl ApiClient {
+    /// `GET /admin`.
+    pub fn admin_state(&self) -> Result<api::AdminState, ClientError> {
+        self.get(&format!("{}/admin", api::PREFIX))
+    }
+
+    /// `PUT /admin/password`.
+    pub fn set_admin_password(&self, body: &api::SetPassword) -> Result<(), ClientError> {
+        self.call::<_, serde_json::Value>(
+            "PUT",
+            &format!("{}/admin/password", api::PREFIX),
+            Some(body),
+        )
+        .map(|_| ())
+    }
+
+    /// `POST /admin/verify`: `Ok(())` when the password is right.
+    pub fn verify_admin_password(&self, password: &str) -> Result<(), ClientError> {
+        let body = api::VerifyPassword {
+            password: password.to_string(),
+        };
+        self.call::<_, serde_json::Value>(
+            "POST",
+            &format!("{}/admin/verify", api::PREFIX),
+            Some(&body),
+        )
+        .map(|_| ())
+    }
+
+    /// `GET /settings/admin-networks`.
+    pub fn admin_networks(&self) -> Result<api::AdminNetworks, ClientError> {
+        self.get(&format!("{}/settings/admin-networks", api::PREFIX))
+    }
+
+    /// `PUT /settings/admin-networks`.
+    pub fn set_admin_networks(
+        &self,
+        n: &api::AdminNetworks,
+    ) -> Result<api::AdminNetworks, ClientError> {
+        self.call(
+            "PUT",
+            &format!("{}/settings/admin-networks", api::PREFIX),
+            Some(n),
+        )
+    }
+
+    /// `GET /stats`.
+    pub fn stats(&self) -> Result<api::MailStats, ClientError> {
+        self.get(&format!("{}/stats", api::PREFIX))
+    }
+}
+
 /// Search terms of `GET /tracking`; all given terms must match.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TrackingQuery {

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::api::{DeliveryServer, NewDomain, NewUser};
+use crate::network::NetworkConfig;
 use crate::Endpoint;
 
 /// File name of the configuration inside the data directory.
@@ -66,6 +67,146 @@ pub struct SystemConfig {
     /// Domains and users the manager creates when it makes a new `data.db`;
     /// ignored afterwards (the database is then the source of truth).
     pub initial_data: InitialData,
+    /// Network settings; absent on a workstation, where `filterbox up`
+    /// leaves the host's network alone.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub network: Option<NetworkConfig>,
+    /// The supervisor's control socket (see [`crate::control`]).
+    pub control_socket: PathBuf,
+    /// Further commands the supervisor runs and restarts, after the roles.
+    pub services: Vec<ServiceConfig>,
+    /// Where the supervisor keeps the roles' logs, and where it forwards them.
+    pub logging: LoggingConfig,
+    /// A hardware watchdog, fed only while every role is healthy.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub watchdog: Option<WatchdogConfig>,
+    /// Run each role as its own unprivileged user (only when started as root).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub users: Option<RoleUsers>,
+    /// A serial console, run and restarted by the supervisor like a service.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub console: Option<ConsoleConfig>,
+}
+
+/// A command the supervisor runs and restarts (with the roles' backoff and
+/// crash-loop rules); started after the roles, stopped before them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceConfig {
+    /// Name in logs and status; unique, and not a role's name.
+    pub name: String,
+    /// Program and arguments; the program is looked up in `PATH`.
+    pub command: Vec<String>,
+    /// User to run it as (only when the supervisor runs as root).
+    #[serde(default)]
+    pub user: Option<String>,
+}
+
+/// Log files and remote syslog.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LoggingConfig {
+    /// Directory of the log files (`<name>.log`, rotated to `<name>.log.1` ...).
+    pub dir: PathBuf,
+    /// A log file is rotated when it would grow beyond this many bytes.
+    pub max_file_bytes: u64,
+    /// Rotated files kept per process, besides the current one.
+    pub files_kept: u32,
+    /// Also send every line to this syslog server (RFC 5424).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remote_syslog: Option<SyslogConfig>,
+}
+
+/// A remote syslog server.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyslogConfig {
+    /// `HOST:PORT` (514 is the usual port).
+    pub address: String,
+    /// `udp` (RFC 5426) or `tcp` (RFC 6587, octet-counted).
+    #[serde(default)]
+    pub protocol: SyslogProtocol,
+}
+
+/// Transport to a syslog server.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SyslogProtocol {
+    /// One datagram per message.
+    #[default]
+    Udp,
+    /// A stream of octet-counted messages.
+    Tcp,
+}
+
+/// The hardware watchdog.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WatchdogConfig {
+    /// The device, e.g. `/dev/watchdog`; skipped with a warning when absent.
+    pub device: PathBuf,
+    /// Seconds between two feeds while healthy (well below the device's timeout).
+    #[serde(default = "default_watchdog_interval")]
+    pub interval_secs: u64,
+}
+
+fn default_watchdog_interval() -> u64 {
+    5
+}
+
+/// The unprivileged users the roles run as.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RoleUsers {
+    /// User of the manager.
+    pub manager: String,
+    /// User of the filter.
+    pub filter: String,
+    /// User of the mta.
+    pub mta: String,
+    /// Group shared by the roles: their sockets and the data directory.
+    pub group: String,
+}
+
+impl Default for RoleUsers {
+    fn default() -> Self {
+        RoleUsers {
+            manager: "fb-manager".into(),
+            filter: "fb-filter".into(),
+            mta: "fb-mta".into(),
+            group: "filterbox".into(),
+        }
+    }
+}
+
+impl RoleUsers {
+    /// The user `role` runs as.
+    pub fn of(&self, role: Role) -> &str {
+        match role {
+            Role::Manager => &self.manager,
+            Role::Filter => &self.filter,
+            Role::Mta => &self.mta,
+        }
+    }
+}
+
+/// The serial console.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsoleConfig {
+    /// The terminal device, e.g. `/dev/ttyS0`.
+    pub tty: PathBuf,
+}
+
+impl Default for LoggingConfig {
+    fn default() -> Self {
+        LoggingConfig {
+            dir: "logs".into(),
+            max_file_bytes: 1024 * 1024,
+            files_kept: 5,
+            remote_syslog: None,
+        }
+    }
 }
 
 /// Manager settings.
@@ -152,6 +293,13 @@ impl Default for SystemConfig {
                     address: "user@example.test".into(),
                 }],
             },
+            network: None,
+            control_socket: "control.sock".into(),
+            services: Vec::new(),
+            logging: LoggingConfig::default(),
+            watchdog: None,
+            users: None,
+            console: None,
         }
     }
 }
@@ -344,6 +492,8 @@ impl SystemConfig {
         self.mta.inject_socket = abs(&self.mta.inject_socket);
         self.mta.milter = self.mta.milter.as_ref().map(|e| e.resolve(data_dir));
         self.mta.manager = self.mta.manager.resolve(data_dir);
+        self.control_socket = abs(&self.control_socket);
+        self.logging.dir = abs(&self.logging.dir);
         self
     }
 }

@@ -12,8 +12,10 @@ pub mod address;
 pub mod api;
 pub mod client;
 pub mod config;
+pub mod control;
 pub mod endpoint;
 pub mod id;
+pub mod network;
 pub mod time;
 
 pub use endpoint::Endpoint;
