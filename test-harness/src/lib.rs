@@ -1,11 +1,14 @@
 //! Test peers and load tools for filterbox.
 //!
 //! [`postfix::Postfix`] is a private Postfix instance for tests that need
-//! Postfix as the real peer. `smtp-load` sends a bounded number of messages over loopback and reports
+//! Postfix as the real peer, and [`pty::Expect`] drives a program's
+//! terminal (the serial console) expect-style through a pseudo-terminal.
+//! `smtp-load` sends a bounded number of messages over loopback and reports
 //! throughput and the latency of each SMTP transaction; the benchmark scripts
 //! under `bench/` drive it together with Postfix's smtp-source and smtp-sink.
 
 pub mod postfix;
+pub mod pty;
 
 /// Latency percentiles of a sorted sample, in the sample's unit.
 pub fn percentile(sorted: &[f64], p: f64) -> f64 {

@@ -6,6 +6,7 @@ use std::str::FromStr;
 
 use clap::{Args, Subcommand};
 use model::api::DeliveryServer;
+use model::network::Cidr;
 use model::Endpoint;
 
 /// `filterbox ctl`: administer the box through the manager's API.
@@ -53,6 +54,38 @@ pub enum Command {
     /// What happened to a message.
     #[command(subcommand)]
     Tracking(TrackingCommand),
+    /// The admin account (console and web UI) and where it may log in from.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+    /// Mail counters: totals and the last 24 hours.
+    Stats,
+}
+
+/// `admin …`
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Whether the admin password is set.
+    Status,
+    /// Set the admin password. On a terminal it is asked twice, without
+    /// echo; from a pipe it is one line (after the current password's line
+    /// when that is asked). Run as root on the box (the manager's unix
+    /// socket), no current password is needed: the recovery path for a lost
+    /// one. Other users need `--current`.
+    Password {
+        /// Ask for the password in force too (always asked over TCP once one is set).
+        #[arg(long)]
+        current: bool,
+    },
+    /// Show the networks allowed to reach the web administration, or
+    /// replace them with the CIDRs given.
+    Networks {
+        /// Networks, e.g. 192.168.1.0/24 2001:db8::/32.
+        #[arg(value_name = "CIDR", conflicts_with = "clear")]
+        networks: Vec<Cidr>,
+        /// Allow any network (empty the list).
+        #[arg(long)]
+        clear: bool,
+    },
 }
 
 /// `domain …`
@@ -356,6 +389,18 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("HOST:PORT"), "{e}");
+        let e = parse(&["admin", "networks", "10.0.0.0/33"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("10.0.0.0/33") && e.contains("from 0 to 32"),
+            "{e}"
+        );
+        let e = parse(&["admin", "networks", "--clear", "10.0.0.0/8"])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("--clear"), "{e}");
+        assert!(parse(&["admin", "password", "--current"]).is_ok());
         assert!(parse(&[
             "tracking",
             "show",

@@ -10,15 +10,18 @@
 mod args;
 mod commands;
 mod connect;
+mod secret;
 mod table;
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
+use std::os::fd::AsFd;
 
 pub use args::{
-    Command, CtlArgs, DomainCommand, QuarantineCommand, QuarantineId, ServerSpec, TrackingCommand,
-    TrackingTerms, UserCommand,
+    AdminCommand, Command, CtlArgs, DomainCommand, QuarantineCommand, QuarantineId, ServerSpec,
+    TrackingCommand, TrackingTerms, UserCommand,
 };
 use commands::Out;
+pub use secret::Passwords;
 
 /// Runs one ctl command, printing its result on stdout. A reader that stops
 /// early (`ctl quarantine list | head`) is not an error.
@@ -39,8 +42,26 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
     })
 }
 
-/// [`run`], printing into `w`.
+/// [`run`], printing into `w`; passwords come from standard input (a
+/// terminal with echo off, prompting on stderr, or lines of a pipe).
 pub fn run_to(args: CtlArgs, w: &mut dyn Write) -> anyhow::Result<()> {
+    let stdin = std::io::stdin();
+    let mut lines = stdin.lock();
+    let mut prompts = std::io::stderr();
+    let mut passwords = if stdin.is_terminal() {
+        Passwords::terminal(&mut lines, stdin.as_fd(), &mut prompts)
+    } else {
+        Passwords::lines(&mut lines)
+    };
+    run_with(args, &mut passwords, w)
+}
+
+/// [`run_to`] with passwords from `passwords`.
+pub fn run_with(
+    args: CtlArgs,
+    passwords: &mut Passwords<'_>,
+    w: &mut dyn Write,
+) -> anyhow::Result<()> {
     let api = connect::client(&args)?;
     let mut out = Out { w, json: args.json };
     match args.command {
@@ -48,5 +69,7 @@ pub fn run_to(args: CtlArgs, w: &mut dyn Write) -> anyhow::Result<()> {
         Command::User(c) => commands::user::run(&api, c, &mut out),
         Command::Quarantine(c) => commands::quarantine::run(&api, c, &mut out),
         Command::Tracking(c) => commands::tracking::run(&api, c, &mut out),
+        Command::Admin(c) => commands::admin::run(&api, c, passwords, &mut out),
+        Command::Stats => commands::stats::run(&api, &mut out),
     }
 }

@@ -18,7 +18,7 @@ mod logger;
 
 /// An email-security filter appliance.
 #[derive(Parser)]
-#[command(name = "filterbox", version, about, propagate_version = true)]
+#[command(name = "filterbox", version, propagate_version = true)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -28,6 +28,9 @@ struct Cli {
 enum Command {
     /// Run the whole box on this machine (manager, filter, mta) until Ctrl-C.
     Up(CommonArgs),
+    /// The box's init (PID 1): mounts, the data partition, then like `up`
+    /// with the data in /data; ends with reboot(2).
+    Init,
     /// Run the manager role: data.db and the JSON API.
     Manager(CommonArgs),
     /// Run the filter role: the milter server.
@@ -36,6 +39,16 @@ enum Command {
     Mta(CommonArgs),
     /// Manage domains, users, the quarantine and message tracking through the API.
     Ctl(ctl::CtlArgs),
+    /// The serial console: login, status, network, passwords, reboot, factory reset.
+    Console(console::ConsoleArgs),
+    /// udhcpc's event hook: run through the hook file netconf writes
+    /// (`#!/path/to/filterbox dhcp-hook`), which also holds its options.
+    DhcpHook {
+        /// The hook file udhcpc executed.
+        file: PathBuf,
+        /// The udhcpc event: deconfig, bound, renew, leasefail or nak.
+        event: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -45,10 +58,23 @@ fn main() -> ExitCode {
             logger::init(Some("up"));
             runtime().and_then(|rt| rt.block_on(supervisor::up(args)).map_err(Into::into))
         }
+        Command::Init => {
+            logger::init(Some("init"));
+            runtime().and_then(|rt| rt.block_on(supervisor::init()).map_err(Into::into))
+        }
         Command::Manager(args) => run_role(Role::Manager, args),
         Command::Filter(args) => run_role(Role::Filter, args),
         Command::Mta(args) => run_role(Role::Mta, args),
         Command::Ctl(args) => ctl::run(args),
+        Command::Console(args) => {
+            logger::init(None);
+            console::run(args).map_err(Into::into)
+        }
+        Command::DhcpHook { file, event } => {
+            logger::init(None);
+            let env = std::env::vars().collect();
+            netconf::dhcp_hook_file(&file, &event, &env).map_err(Into::into)
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -84,8 +84,21 @@ fn a_role_that_keeps_dying_is_declared_a_crash_loop() {
             "{logs}"
         );
     }
-    // The other roles keep running; the mta is not started again.
+    // The other roles keep running; the mta is not started again, and the
+    // API (what the web UI shows) says why.
     assert!(b.role_pid("manager").is_some() && b.role_pid("filter").is_some());
+    let status = b.api().system_status().unwrap();
+    let mta = status.processes.iter().find(|p| p.name == "mta").unwrap();
+    assert_eq!(
+        (mta.state.as_str(), mta.pid),
+        ("crash-loop", None),
+        "{status:?}"
+    );
+    assert!(status
+        .processes
+        .iter()
+        .filter(|p| p.name != "mta")
+        .all(|p| p.state == "healthy"));
     std::thread::sleep(Duration::from_secs(3));
     assert!(b.role_pid("mta").is_none());
     assert!(

@@ -1,16 +1,22 @@
-//! The filterbox manager role: data.db, the JSON API, quarantine and tracking.
+//! The filterbox manager role: data.db, the JSON API, quarantine, tracking,
+//! mail counters and the admin account.
 //!
 //! The manager is the source of truth of the box (ARCHITECTURE.md): it owns
 //! `data.db` and serves the JSON API of [`model::api`] on a trusted unix
 //! socket and, with a token, on TCP. The mta and the filter read the
-//! directory and write quarantine and tracking through it; `filterbox ctl`
-//! and the web UI administer the box through it.
+//! directory and write quarantine and tracking through it; `filterbox ctl`,
+//! the console and the web UI administer the box through it. The admin
+//! password (argon2id hash in data.db) can always be reset over the unix
+//! socket by root, i.e. by someone at the box: the recovery path for a lost
+//! one (see `admin` for who else may change it).
 //!
 //! [`run`] is the role's entry point; [`Manager`] is the same service with a
 //! handle, for callers (tests) that need the bound TCP address.
 
 #![forbid(unsafe_code)]
 
+mod admin;
+mod caller;
 mod error;
 mod http;
 mod release;
@@ -23,6 +29,7 @@ use std::sync::Arc;
 
 use model::config::{InitialData, SystemConfig, API_TOKEN_FILE};
 
+pub use admin::throttle::LockoutPolicy;
 pub use error::ManagerError;
 use http::router::Router;
 pub use http::router::MAX_BODY;
@@ -32,6 +39,13 @@ use store::{Store, StoreError};
 
 /// Name of the database directory inside the data directory.
 pub const DATA_DB: &str = "data.db";
+
+/// Settings of a manager that are not in `system.json`: test hooks.
+#[derive(Debug, Clone, Default)]
+pub struct ManagerOptions {
+    /// How admin password guesses are limited (tests shorten the lockout).
+    pub lockout: LockoutPolicy,
+}
 
 /// A running manager: database open, listeners serving.
 pub struct Manager {
@@ -44,6 +58,15 @@ impl Manager {
     /// database, makes sure the API token exists and starts the listeners.
     /// Blocking: call it outside async code (as [`run`] does).
     pub fn start(config: &SystemConfig, data_dir: &Path) -> Result<Manager, ManagerError> {
+        Manager::start_with(config, data_dir, ManagerOptions::default())
+    }
+
+    /// [`Manager::start`] with `options`.
+    pub fn start_with(
+        config: &SystemConfig,
+        data_dir: &Path,
+        options: ManagerOptions,
+    ) -> Result<Manager, ManagerError> {
         let config = config.clone().resolve(data_dir);
         let path = data_dir.join(DATA_DB);
         let store = Store::open(&path).map_err(|source| ManagerError::Open { path, source })?;
@@ -58,7 +81,11 @@ impl Manager {
         let releaser = Releaser::new(config.manager.mta_inject.clone(), &config.hostname)
             .map_err(ManagerError::Runtime)?;
         let store = Arc::new(store);
-        let router = Arc::new(Router::new(store.clone(), releaser, token));
+        let router = Arc::new(
+            Router::new(store.clone(), releaser, token)
+                .with_lockout(options.lockout)
+                .with_control_socket(config.control_socket.clone()),
+        );
         let server = HttpServer::start(
             router,
             &config.manager.api_socket,

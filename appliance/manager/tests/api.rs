@@ -31,7 +31,7 @@ fn status<T: std::fmt::Debug>(r: Result<T, model::client::ClientError>) -> Optio
 fn tcp_needs_the_token_unix_does_not() {
     let m = TestManager::start(None);
     let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
-    assert_eq!(mode(&m.config.manager.api_socket), 0o600);
+    assert_eq!(mode(&m.config.manager.api_socket), 0o660);
     assert_eq!(mode(&m.dir.path().join(API_TOKEN_FILE)), 0o600);
     let token = m.token();
     assert_eq!(token.len(), 64);

@@ -34,6 +34,7 @@
 //! | GET | `/settings/admin-networks` | | [`AdminNetworks`] |
 //! | PUT | `/settings/admin-networks` | [`AdminNetworks`] | 200 [`AdminNetworks`] |
 //! | GET | `/stats` | | [`MailStats`] |
+//! | GET | `/system` | | [`crate::control::SystemStatus`] from the supervisor; 502 if it does not answer |
 //!
 //! Errors are an [`ErrorBody`] with a fitting status: 400 malformed JSON,
 //! 401 missing or wrong token on TCP, 404 unknown route or entity, 405 wrong

@@ -450,6 +450,11 @@ impl ApiClient {
     pub fn stats(&self) -> Result<api::MailStats, ClientError> {
         self.get(&format!("{}/stats", api::PREFIX))
     }
+
+    /// `GET /system`: the box's status, as the supervisor reports it.
+    pub fn system_status(&self) -> Result<crate::control::SystemStatus, ClientError> {
+        self.get(&format!("{}/system", api::PREFIX))
+    }
 }
 
 /// Search terms of `GET /tracking`; all given terms must match.

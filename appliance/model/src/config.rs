@@ -73,7 +73,8 @@ pub struct SystemConfig {
     pub network: Option<NetworkConfig>,
     /// The supervisor's control socket (see [`crate::control`]).
     pub control_socket: PathBuf,
-    /// Further commands the supervisor runs and restarts, after the roles.
+    /// Further commands the supervisor runs and restarts like the roles
+    /// (started at once, stopped after the roles).
     pub services: Vec<ServiceConfig>,
     /// Where the supervisor keeps the roles' logs, and where it forwards them.
     pub logging: LoggingConfig,
@@ -89,7 +90,8 @@ pub struct SystemConfig {
 }
 
 /// A command the supervisor runs and restarts (with the roles' backoff and
-/// crash-loop rules); started after the roles, stopped before them.
+/// crash-loop rules); started at once, not waiting for the roles, and
+/// stopped after them.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServiceConfig {

@@ -236,7 +236,7 @@ async fn inject_socket_takes_any_valid_recipient_and_skips_the_filter() {
     let socket = cfg.mta.inject_socket.clone();
     let mta = start(dir.path(), cfg, down.port).await;
     let mode = std::fs::metadata(&socket).unwrap().permissions().mode() & 0o777;
-    assert_eq!(mode, 0o600);
+    assert_eq!(mode, 0o660);
 
     let stream = tokio::net::UnixStream::connect(&socket).await.unwrap();
     let (mut read, mut write) = stream.into_split();

@@ -11,19 +11,19 @@ use model::config::{Role, SystemConfig};
 use model::Endpoint;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 
-/// How long one probe may take.
-const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long one probe of a starting role may take.
+pub const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Longest greeting line read from the mta.
 const MAX_GREETING: u64 = 1024;
 
-/// Asks `role` once whether it serves; `Err` says why not.
-pub async fn probe(role: Role, config: &SystemConfig) -> Result<(), String> {
+/// Asks `role` once whether it serves, within `timeout`; `Err` says why not.
+pub async fn probe(role: Role, config: &SystemConfig, timeout: Duration) -> Result<(), String> {
     let check = async {
         match role {
             Role::Manager => {
                 let client = ApiClient::new(Endpoint::Unix(config.manager.api_socket.clone()))
-                    .with_timeout(PROBE_TIMEOUT);
+                    .with_timeout(timeout);
                 tokio::task::spawn_blocking(move || client.health())
                     .await
                     .map_err(|e| e.to_string())?
@@ -41,7 +41,7 @@ pub async fn probe(role: Role, config: &SystemConfig) -> Result<(), String> {
             Role::Mta => smtp_greeting(&config.mta.smtp_listen).await,
         }
     };
-    tokio::time::timeout(PROBE_TIMEOUT, check)
+    tokio::time::timeout(timeout, check)
         .await
         .unwrap_or_else(|_| Err("no answer within the probe timeout".into()))
 }

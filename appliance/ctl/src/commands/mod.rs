@@ -1,8 +1,10 @@
 //! The subcommands: each asks the API and prints the answer, as a table for
 //! people or as the API's JSON for scripts.
 
+pub mod admin;
 pub mod domain;
 pub mod quarantine;
+pub mod stats;
 pub mod tracking;
 pub mod user;
 

@@ -220,9 +220,23 @@ impl TestBox {
 
     /// Starts `filterbox up` with `config` without waiting for anything.
     pub fn launch(config: SystemConfig) -> TestBox {
+        TestBox::launch_wrapped(&[], config)
+    }
+
+    /// Starts `WRAPPER... filterbox up` (e.g. `unshare --pid --fork`) with
+    /// `config`, without waiting for anything.
+    pub fn launch_wrapped(wrapper: &[&str], config: SystemConfig) -> TestBox {
         let dir = tempfile::tempdir().unwrap();
         config.write(dir.path()).unwrap();
-        let mut child = Command::new(EXE)
+        let mut command = match wrapper.split_first() {
+            Some((program, args)) => {
+                let mut c = Command::new(program);
+                c.args(args).arg(EXE);
+                c
+            }
+            None => Command::new(EXE),
+        };
+        let mut child = command
             .arg("up")
             .arg("--data-dir")
             .arg(dir.path())
@@ -324,6 +338,27 @@ impl TestBox {
             }
         }
         None
+    }
+
+    /// The pid of the process started by [`TestBox::launch_wrapped`] (the
+    /// wrapper's, when there is one).
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
+    }
+
+    /// Waits for the process to end by itself (after a signal the test sent
+    /// elsewhere); panics after `timeout`.
+    pub fn wait(&mut self, timeout: Duration) -> ExitStatus {
+        let child = self.child.as_mut().expect("running");
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                self.child = None;
+                return status;
+            }
+            assert!(Instant::now() < deadline, "still running after {timeout:?}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     /// Sends SIGTERM to `up` and returns how it ended.

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use super::parse::{parse_head, HeadError, MAX_HEAD};
 use super::response::Response;
 use super::router::Router;
+use crate::caller::Caller;
 
 /// Time limits of one connection.
 #[derive(Debug, Clone, Copy)]
@@ -75,12 +76,11 @@ socket_impl!(UnixStream);
 pub struct Context<'a> {
     /// The API.
     pub router: &'a Router,
-    /// The unix socket is trusted; TCP needs the token.
-    pub trusted: bool,
+    /// Who is on the other end (TCP needs the token; some routes care
+    /// about the unix peer's uid); named in the log.
+    pub caller: Caller,
     /// Set when the manager shuts down: pending reads give up.
     pub stop: &'a AtomicBool,
-    /// For the log: `unix` or the TCP peer address.
-    pub peer: &'a str,
     /// Deadlines.
     pub limits: Limits,
 }
@@ -89,7 +89,7 @@ pub struct Context<'a> {
 /// only logged.
 pub fn serve<S: Socket>(mut s: S, ctx: &Context<'_>) {
     if let Err(e) = serve_request(&mut s, ctx) {
-        log::debug!("{}: connection ended: {e}", ctx.peer);
+        log::debug!("{}: connection ended: {e}", ctx.caller);
     }
 }
 
@@ -113,10 +113,10 @@ fn serve_request<S: Socket>(s: &mut S, ctx: &Context<'_>) -> io::Result<()> {
         Err(e) => return refuse(s, head_error(&e)),
     };
     let auth = head.header("authorization");
-    if let Err(r) = ctx.router.admit(&head.target, auth, length, ctx.trusted) {
+    if let Err(r) = ctx.router.admit(&head.target, auth, length, &ctx.caller) {
         log::debug!(
             "{}: {} {} -> {}",
-            ctx.peer,
+            ctx.caller,
             head.method,
             path_of(&head.target),
             r.status
@@ -146,7 +146,9 @@ fn serve_request<S: Socket>(s: &mut S, ctx: &Context<'_>) -> io::Result<()> {
             ));
         }
     }
-    let response = ctx.router.handle(&head.method, &head.target, &body);
+    let response = ctx
+        .router
+        .handle(&head.method, &head.target, &body, &ctx.caller);
     let level = if response.status >= 500 {
         log::Level::Warn
     } else {
@@ -155,7 +157,7 @@ fn serve_request<S: Socket>(s: &mut S, ctx: &Context<'_>) -> io::Result<()> {
     log::log!(
         level,
         "{}: {} {} -> {}",
-        ctx.peer,
+        ctx.caller,
         head.method,
         path_of(&head.target),
         response.status

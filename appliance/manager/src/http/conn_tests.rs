@@ -5,6 +5,7 @@ use super::*;
 use crate::release::Releaser;
 use crate::store::Store;
 use model::Endpoint;
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::sync::Arc;
 use std::thread;
 
@@ -25,6 +26,14 @@ fn fixture() -> Fixture {
     }
 }
 
+/// Root on the unix socket.
+const ROOT: Caller = Caller::Unix { uid: 0 };
+/// A client over TCP.
+const TCP: Caller = Caller::Tcp(SocketAddr::V4(SocketAddrV4::new(
+    Ipv4Addr::new(192, 0, 2, 9),
+    40000,
+)));
+
 const SHORT: Limits = Limits {
     head: Duration::from_millis(300),
     body: Duration::from_millis(300),
@@ -35,7 +44,7 @@ const SHORT: Limits = Limits {
 /// on the other; returns what `client` returned and how long serving took.
 fn exchange<T: Send>(
     f: &Fixture,
-    trusted: bool,
+    caller: Caller,
     client: impl FnOnce(UnixStream) -> T + Send,
 ) -> (T, Duration) {
     let (server_end, client_end) = UnixStream::pair().unwrap();
@@ -44,9 +53,8 @@ fn exchange<T: Send>(
         let started = Instant::now();
         let ctx = Context {
             router: &f.router,
-            trusted,
+            caller,
             stop: &f.stop,
-            peer: "test",
             limits: SHORT,
         };
         serve(server_end, &ctx);
@@ -78,7 +86,7 @@ fn serves_a_request_with_a_body() {
         "POST /api/v1/domains HTTP/1.1\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
     );
-    let (answer, _) = exchange(&f, true, send(req.as_bytes()));
+    let (answer, _) = exchange(&f, ROOT, send(req.as_bytes()));
     assert!(answer.starts_with("HTTP/1.1 201 Created\r\n"), "{answer}");
     assert!(answer.contains(r#""name":"a.test""#), "{answer}");
     assert_eq!(f.router.store.domains().unwrap().len(), 1);
@@ -88,7 +96,7 @@ fn serves_a_request_with_a_body() {
 fn sends_100_continue_before_reading_the_body() {
     let f = fixture();
     let body = br#"{"address":"nobody@a.test"}"#;
-    let (answer, _) = exchange(&f, true, |mut s| {
+    let (answer, _) = exchange(&f, ROOT, |mut s| {
         let head = format!(
             "POST /api/v1/users HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: {}\r\n\r\n",
             body.len()
@@ -107,7 +115,7 @@ fn sends_100_continue_before_reading_the_body() {
 #[test]
 fn a_silent_client_is_dropped_at_the_head_deadline() {
     let f = fixture();
-    let ((), took) = exchange(&f, true, |s| {
+    let ((), took) = exchange(&f, ROOT, |s| {
         thread::sleep(SHORT.head * 3);
         drop(s);
     });
@@ -117,7 +125,7 @@ fn a_silent_client_is_dropped_at_the_head_deadline() {
 #[test]
 fn a_trickling_body_is_dropped_at_the_body_deadline() {
     let f = fixture();
-    let (answer, took) = exchange(&f, true, |mut s| {
+    let (answer, took) = exchange(&f, ROOT, |mut s| {
         s.write_all(b"POST /api/v1/tracking HTTP/1.1\r\nContent-Length: 100\r\n\r\n[")
             .unwrap();
         for _ in 0..20 {
@@ -139,7 +147,7 @@ fn a_trickling_body_is_dropped_at_the_body_deadline() {
 fn shutdown_interrupts_a_pending_read() {
     let f = fixture();
     f.stop.store(true, Ordering::SeqCst);
-    let ((), took) = exchange(&f, true, |s| {
+    let ((), took) = exchange(&f, ROOT, |s| {
         thread::sleep(Duration::from_millis(200));
         drop(s);
     });
@@ -153,7 +161,7 @@ fn refusals_before_the_body_are_answered_not_reset() {
         "POST /api/v1/quarantine HTTP/1.1\r\nContent-Length: {}\r\n\r\n",
         crate::MAX_BODY + 1
     );
-    let (answer, _) = exchange(&f, true, |mut s| {
+    let (answer, _) = exchange(&f, ROOT, |mut s| {
         s.write_all(huge.as_bytes()).unwrap();
         // The client goes on sending its body regardless.
         let _ = s.write_all(&vec![b'x'; 256 * 1024]);
@@ -161,11 +169,11 @@ fn refusals_before_the_body_are_answered_not_reset() {
     });
     assert!(answer.starts_with("HTTP/1.1 413 "), "{answer}");
     assert!(answer.contains(r#""code":"too_large""#), "{answer}");
-    let (answer, _) = exchange(&f, false, send(b"GET /api/v1/domains HTTP/1.1\r\n\r\n"));
+    let (answer, _) = exchange(&f, TCP, send(b"GET /api/v1/domains HTTP/1.1\r\n\r\n"));
     assert!(answer.starts_with("HTTP/1.1 401 "), "{answer}");
     let (answer, _) = exchange(
         &f,
-        false,
+        TCP,
         send(b"GET /api/v1/domains HTTP/1.1\r\nAuthorization: Bearer tok\r\n\r\n"),
     );
     assert!(answer.starts_with("HTTP/1.1 200 "), "{answer}");
@@ -188,7 +196,7 @@ fn malformed_heads_get_json_errors() {
         (b"GET /health HTTP/1.1\r\nExpect: magic\r\n\r\n", "417"),
     ];
     for (req, status) in cases {
-        let (answer, _) = exchange(&f, true, send(req));
+        let (answer, _) = exchange(&f, ROOT, send(req));
         assert!(
             answer.starts_with(&format!("HTTP/1.1 {status} ")),
             "{answer}"
@@ -197,6 +205,6 @@ fn malformed_heads_get_json_errors() {
     }
     let mut big = b"GET /health HTTP/1.1\r\nX: ".to_vec();
     big.extend(vec![b'a'; MAX_HEAD]);
-    let (answer, _) = exchange(&f, true, send(&big));
+    let (answer, _) = exchange(&f, ROOT, send(&big));
     assert!(answer.starts_with("HTTP/1.1 431 "), "{answer}");
 }

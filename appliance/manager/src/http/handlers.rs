@@ -148,3 +148,34 @@ pub(super) fn track(r: &Router, p: &Params, body: &[u8]) -> Handled {
     r.store.record_events(&events)?;
     Ok(Response::no_content())
 }
+
+pub(super) fn stats(r: &Router, p: &Params) -> Handled {
+    p.only(&[])?;
+    Ok(Response::json(200, &r.store.stats(now_ms())?))
+}
+
+/// How long the supervisor may take to describe the box.
+const SYSTEM_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The box's status as the supervisor reports it (roles, crash loops,
+/// addresses): what the console's status screen shows, for the web UI.
+pub(super) fn system(r: &Router, p: &Params) -> Handled {
+    use model::control::{ask, ControlRequest, ControlResponse};
+    p.only(&[])?;
+    let Some(socket) = &r.control_socket else {
+        return Ok(Response::error(
+            404,
+            "not_found",
+            "this manager runs without a supervisor",
+        ));
+    };
+    match ask(socket, &ControlRequest::Status, SYSTEM_TIMEOUT) {
+        Ok(ControlResponse::Status(status)) => Ok(Response::json(200, &status)),
+        Ok(other) => Ok(Response::error(
+            502,
+            "upstream",
+            format!("unexpected answer from the supervisor: {other:?}"),
+        )),
+        Err(e) => Ok(Response::error(502, "upstream", e.to_string())),
+    }
+}

@@ -6,6 +6,7 @@ use serde::de::DeserializeOwned;
 use serde_json::error::Category;
 
 use super::response::Response;
+use crate::admin::AdminError;
 use crate::release::ReleaseError;
 use crate::store::StoreError;
 
@@ -114,6 +115,23 @@ impl From<ReleaseError> for Response {
             ReleaseError::InProgress(_) => Response::error(409, "conflict", e.to_string()),
             ReleaseError::Upstream(_) => Response::error(502, "upstream", e.to_string()),
             ReleaseError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<AdminError> for Response {
+    fn from(e: AdminError) -> Response {
+        match e {
+            AdminError::Invalid(m) => invalid(m),
+            AdminError::Refused(m) => Response::error(401, "unauthorized", m),
+            AdminError::NotSet => Response::error(409, "conflict", e.to_string()),
+            AdminError::Throttled(secs) => {
+                let mut r = Response::error(429, "throttled", e.to_string());
+                r.retry_after = Some(secs);
+                r
+            }
+            AdminError::Store(e) => e.into(),
+            other => internal(&other),
         }
     }
 }

@@ -9,6 +9,7 @@
 pub mod auth;
 mod conn;
 mod handlers;
+mod handlers_admin;
 mod input;
 mod parse;
 pub mod response;

@@ -14,6 +14,8 @@ pub struct Response {
     pub body: Vec<u8>,
     /// `Allow`, for 405 answers.
     pub allow: Option<&'static str>,
+    /// `Retry-After` in seconds, for 429 answers.
+    pub retry_after: Option<u64>,
 }
 
 impl Response {
@@ -26,6 +28,7 @@ impl Response {
             content_type: Some("application/json"),
             body,
             allow: None,
+            retry_after: None,
         }
     }
 
@@ -36,6 +39,7 @@ impl Response {
             content_type: None,
             body: Vec::new(),
             allow: None,
+            retry_after: None,
         }
     }
 
@@ -46,6 +50,7 @@ impl Response {
             content_type: Some(content_type),
             body,
             allow: None,
+            retry_after: None,
         }
     }
 
@@ -75,6 +80,9 @@ impl Response {
         if let Some(allow) = self.allow {
             head.push_str(&format!("Allow: {allow}\r\n"));
         }
+        if let Some(secs) = self.retry_after {
+            head.push_str(&format!("Retry-After: {secs}\r\n"));
+        }
         head.push_str("Cache-Control: no-store\r\nConnection: close\r\n\r\n");
         head.into_bytes()
     }
@@ -94,6 +102,7 @@ fn reason(status: u16) -> &'static str {
         413 => "Content Too Large",
         417 => "Expectation Failed",
         422 => "Unprocessable Content",
+        429 => "Too Many Requests",
         431 => "Request Header Fields Too Large",
         502 => "Bad Gateway",
         503 => "Service Unavailable",
@@ -117,6 +126,14 @@ mod tests {
             (body.error.status, body.error.code.as_str()),
             (404, "not_found")
         );
+        let mut throttled = Response::error(429, "throttled", "wait");
+        throttled.retry_after = Some(30);
+        let head = String::from_utf8(throttled.head_bytes()).unwrap();
+        assert!(
+            head.starts_with("HTTP/1.1 429 Too Many Requests\r\n"),
+            "{head}"
+        );
+        assert!(head.contains("\r\nRetry-After: 30\r\n"), "{head}");
         let none = String::from_utf8(Response::no_content().head_bytes()).unwrap();
         assert!(!none.contains("Content-Length") && !none.contains("Content-Type"));
     }

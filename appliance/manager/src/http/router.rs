@@ -10,8 +10,12 @@ use model::id::is_valid_id;
 
 use super::auth::bearer_matches;
 use super::handlers;
+use super::handlers_admin as admin;
 use super::input::Params;
 use super::response::Response;
+use crate::admin::throttle::LockoutPolicy;
+use crate::admin::Admin;
+use crate::caller::Caller;
 use crate::release::Releaser;
 use crate::store::Store;
 
@@ -23,6 +27,9 @@ pub const MAX_BODY: u64 = 64 * 1024 * 1024;
 pub struct Router {
     pub(super) store: Arc<Store>,
     pub(super) releaser: Releaser,
+    pub(super) admin: Admin,
+    /// The supervisor's control socket, for the box's status.
+    pub(super) control_socket: Option<std::path::PathBuf>,
     token: String,
 }
 
@@ -41,6 +48,12 @@ enum Route {
     QuarantineMessage(String),
     QuarantineRelease(String),
     Tracking,
+    Admin,
+    AdminPassword,
+    AdminVerify,
+    AdminNetworks,
+    Stats,
+    System,
 }
 
 impl Route {
@@ -64,6 +77,12 @@ impl Route {
             ["quarantine", id, "message"] => Route::QuarantineMessage(id.into()),
             ["quarantine", id, "release"] => Route::QuarantineRelease(id.into()),
             ["tracking"] => Route::Tracking,
+            ["admin"] => Route::Admin,
+            ["admin", "password"] => Route::AdminPassword,
+            ["admin", "verify"] => Route::AdminVerify,
+            ["settings", "admin-networks"] => Route::AdminNetworks,
+            ["stats"] => Route::Stats,
+            ["system"] => Route::System,
             _ => return None,
         };
         Some(route)
@@ -72,12 +91,18 @@ impl Route {
     /// The methods the route serves, for `Allow`.
     fn allowed(&self) -> &'static str {
         match self {
-            Route::Health | Route::Directory | Route::Generation | Route::QuarantineMessage(_) => {
-                "GET"
-            }
+            Route::Health
+            | Route::Directory
+            | Route::Generation
+            | Route::QuarantineMessage(_)
+            | Route::Admin
+            | Route::Stats
+            | Route::System => "GET",
             Route::Domains | Route::Users | Route::Quarantine | Route::Tracking => "GET, POST",
             Route::Domain(_) | Route::User(_) | Route::QuarantineItem(_) => "GET, DELETE",
-            Route::QuarantineRelease(_) => "POST",
+            Route::QuarantineRelease(_) | Route::AdminVerify => "POST",
+            Route::AdminPassword => "PUT",
+            Route::AdminNetworks => "GET, PUT",
         }
     }
 
@@ -93,13 +118,29 @@ impl Route {
 }
 
 impl Router {
-    /// A router over `store`, releasing through `releaser`; TCP clients must present `token`.
+    /// A router over `store`, releasing through `releaser`; TCP clients must
+    /// present `token`. Admin password guesses are limited by the default
+    /// [`LockoutPolicy`].
     pub fn new(store: Arc<Store>, releaser: Releaser, token: String) -> Router {
         Router {
             store,
             releaser,
+            admin: Admin::new(LockoutPolicy::default(), own_uid()),
+            control_socket: None,
             token,
         }
+    }
+
+    /// Answers `GET /system` from the supervisor listening on `socket`.
+    pub fn with_control_socket(mut self, socket: std::path::PathBuf) -> Router {
+        self.control_socket = Some(socket);
+        self
+    }
+
+    /// Limits admin password guesses by `policy` instead (tests shorten it).
+    pub fn with_lockout(mut self, policy: LockoutPolicy) -> Router {
+        self.admin = Admin::new(policy, own_uid());
+        self
     }
 
     /// Decides from the head alone whether a request may proceed, before its
@@ -110,10 +151,10 @@ impl Router {
         target: &str,
         authorization: Option<&str>,
         content_length: u64,
-        trusted: bool,
+        caller: &Caller,
     ) -> Result<(), Response> {
         let path = target.split('?').next().unwrap_or_default();
-        if !trusted && path != "/health" && !bearer_matches(authorization, &self.token) {
+        if !caller.is_local() && path != "/health" && !bearer_matches(authorization, &self.token) {
             return Err(Response::error(
                 401,
                 "unauthorized",
@@ -130,8 +171,8 @@ impl Router {
         Ok(())
     }
 
-    /// Answers one admitted request.
-    pub fn handle(&self, method: &str, target: &str, body: &[u8]) -> Response {
+    /// Answers one admitted request from `caller`.
+    pub fn handle(&self, method: &str, target: &str, body: &[u8], caller: &Caller) -> Response {
         let (path, query) = target.split_once('?').unwrap_or((target, ""));
         let segments: Option<Vec<String>> = path.split('/').skip(1).map(decode_component).collect();
         let Some(segments) = segments else {
@@ -150,7 +191,7 @@ impl Router {
             Ok(p) => p,
             Err(r) => return r,
         };
-        self.dispatch(method, route, &params, body)
+        self.dispatch(method, route, &params, body, caller)
             .unwrap_or_else(|error| error)
     }
 
@@ -160,6 +201,7 @@ impl Router {
         route: Route,
         p: &Params,
         body: &[u8],
+        caller: &Caller,
     ) -> Result<Response, Response> {
         use Route as R;
         match (method, &route) {
@@ -182,6 +224,13 @@ impl Router {
             ("POST", R::QuarantineRelease(id)) => handlers::quarantine_release(self, p, id),
             ("GET", R::Tracking) => handlers::tracking(self, p),
             ("POST", R::Tracking) => handlers::track(self, p, body),
+            ("GET", R::Admin) => admin::state(self, p),
+            ("PUT", R::AdminPassword) => admin::set_password(self, p, body, caller),
+            ("POST", R::AdminVerify) => admin::verify(self, p, body),
+            ("GET", R::AdminNetworks) => admin::networks(self, p),
+            ("PUT", R::AdminNetworks) => admin::set_networks(self, p, body),
+            ("GET", R::Stats) => handlers::stats(self, p),
+            ("GET", R::System) => handlers::system(self, p),
             _ => {
                 let mut r = Response::error(
                     405,
@@ -193,6 +242,12 @@ impl Router {
             }
         }
     }
+}
+
+/// The uid the manager runs as (see [`Admin`]: a peer running as the same
+/// user counts as someone at the box).
+fn own_uid() -> u32 {
+    nix::unistd::geteuid().as_raw()
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! Quarantine, release and tracking routes, without sockets.
 
-use super::{call, code, router};
+use super::{call, code, router, ROOT};
 use serde_json::{json, Value};
 
 fn quarantine_body(recipients: &[&str]) -> Value {
@@ -60,6 +60,7 @@ fn quarantine_create_list_show_message_delete() {
         "GET",
         &format!("/api/v1/quarantine/{}/message", ids[0]),
         b"",
+        &ROOT,
     );
     assert_eq!(
         (resp.status, resp.content_type),

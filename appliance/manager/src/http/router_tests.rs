@@ -6,6 +6,15 @@ use crate::store::Store;
 use model::api::ErrorBody;
 use model::Endpoint;
 use serde_json::{json, Value};
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+
+/// Root on the unix socket: the console, or `filterbox ctl` at the box.
+const ROOT: Caller = Caller::Unix { uid: 0 };
+/// A client over TCP.
+const TCP: Caller = Caller::Tcp(SocketAddr::V4(SocketAddrV4::new(
+    Ipv4Addr::new(192, 0, 2, 9),
+    40000,
+)));
 
 fn router() -> (tempfile::TempDir, Router) {
     let dir = tempfile::tempdir().unwrap();
@@ -26,7 +35,7 @@ fn call(r: &Router, method: &str, target: &str, body: Value) -> (u16, Value) {
 }
 
 fn raw(r: &Router, method: &str, target: &str, body: &[u8]) -> (u16, Value) {
-    let resp = r.handle(method, target, body);
+    let resp = r.handle(method, target, body, &ROOT);
     let value = if resp.body.is_empty() {
         Value::Null
     } else {
@@ -41,6 +50,22 @@ fn raw(r: &Router, method: &str, target: &str, body: &[u8]) -> (u16, Value) {
 
 fn code(v: &Value) -> &str {
     v["error"]["code"].as_str().unwrap_or_default()
+}
+
+#[test]
+fn system_status_needs_a_reachable_supervisor() {
+    let (dir, r) = router();
+    let (status, v) = call(&r, "GET", "/api/v1/system", json!(null));
+    assert_eq!((status, code(&v)), (404, "not_found"));
+    let r = r.with_control_socket(dir.path().join("no-supervisor.sock"));
+    let (status, v) = call(&r, "GET", "/api/v1/system", json!(null));
+    assert_eq!((status, code(&v)), (502, "upstream"), "{v}");
+    assert!(v["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("supervisor"));
+    let (status, _) = call(&r, "POST", "/api/v1/system", json!(null));
+    assert_eq!(status, 405);
 }
 
 fn domain_body(name: &str) -> Value {
@@ -105,7 +130,7 @@ fn wrong_methods_are_405_with_allow() {
             "POST",
         ),
     ] {
-        let resp = r.handle(method, target, b"");
+        let resp = r.handle(method, target, b"", &ROOT);
         assert_eq!(
             (resp.status, resp.allow),
             (405, Some(allow)),
@@ -145,32 +170,32 @@ fn bodies_bad_json_400_wrong_shape_422() {
 fn admission_checks_token_and_size() {
     let (_d, r) = router();
     let status = |res: Result<(), Response>| res.err().map(|resp| resp.status);
+    assert_eq!(status(r.admit("/api/v1/domains", None, 0, &TCP)), Some(401));
     assert_eq!(
-        status(r.admit("/api/v1/domains", None, 0, false)),
+        status(r.admit("/api/v1/domains", Some("Bearer wrong"), 0, &TCP)),
         Some(401)
     );
     assert_eq!(
-        status(r.admit("/api/v1/domains", Some("Bearer wrong"), 0, false)),
-        Some(401)
-    );
-    assert_eq!(
-        status(r.admit("/api/v1/domains", Some("Bearer secret-token"), 0, false)),
+        status(r.admit("/api/v1/domains", Some("Bearer secret-token"), 0, &TCP)),
         None
     );
-    assert_eq!(status(r.admit("/health", None, 0, false)), None);
-    assert_eq!(status(r.admit("/health?x", None, 0, false)), None);
-    assert_eq!(status(r.admit("/api/v1/domains", None, 0, true)), None);
+    assert_eq!(status(r.admit("/health", None, 0, &TCP)), None);
+    assert_eq!(status(r.admit("/health?x", None, 0, &TCP)), None);
+    assert_eq!(status(r.admit("/api/v1/domains", None, 0, &ROOT)), None);
+    // Every role on the shared socket, whatever its user.
+    let role = Caller::Unix { uid: 4243 };
+    assert_eq!(status(r.admit("/api/v1/domains", None, 0, &role)), None);
     assert_eq!(
-        status(r.admit("/api/v1/quarantine", None, MAX_BODY + 1, true)),
+        status(r.admit("/api/v1/quarantine", None, MAX_BODY + 1, &ROOT)),
         Some(413)
     );
     assert_eq!(
-        status(r.admit("/api/v1/quarantine", None, MAX_BODY, true)),
+        status(r.admit("/api/v1/quarantine", None, MAX_BODY, &ROOT)),
         None
     );
     // Unauthenticated clients learn nothing, not even the size limit.
     assert_eq!(
-        status(r.admit("/api/v1/quarantine", None, MAX_BODY + 1, false)),
+        status(r.admit("/api/v1/quarantine", None, MAX_BODY + 1, &TCP)),
         Some(401)
     );
 }
@@ -298,3 +323,6 @@ fn malformed_escapes_are_400() {
 
 #[path = "router_quarantine_tests.rs"]
 mod quarantine;
+
+#[path = "router_admin_tests.rs"]
+mod admin;

@@ -1,4 +1,8 @@
-//! The API's listeners: the trusted unix socket and, optionally, TCP.
+//! The API's listeners: the unix socket of the box's own processes and,
+//! optionally, TCP.
+//!
+//! Each connection is tagged with its [`Caller`] at accept time: the TCP
+//! peer's address, or the unix peer's uid read from the kernel.
 //!
 //! Each listener has an accept thread handing connections to a few worker
 //! threads through a bounded queue; when the queue is full the connection is
@@ -18,6 +22,7 @@ use std::time::Duration;
 
 use super::conn::{serve, Context, Limits, Socket};
 use super::router::Router;
+use crate::caller::Caller;
 use crate::error::ManagerError;
 
 /// Worker threads per listener: requests are short, except releases (bounded
@@ -33,21 +38,24 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 /// A listener the accept loop can use.
 trait Listen: Send + 'static {
     type Stream: Socket + Send + 'static;
-    /// A connection and a name of its peer for the log.
-    fn accept_one(&self) -> io::Result<(Self::Stream, String)>;
+    /// A connection and who is on its other end.
+    fn accept_one(&self) -> io::Result<(Self::Stream, Caller)>;
 }
 
 impl Listen for UnixListener {
     type Stream = UnixStream;
-    fn accept_one(&self) -> io::Result<(UnixStream, String)> {
-        self.accept().map(|(s, _)| (s, "unix".to_string()))
+    fn accept_one(&self) -> io::Result<(UnixStream, Caller)> {
+        let (stream, _) = self.accept()?;
+        // The kernel's record of the connecting process, not a claim of the client.
+        let caller = Caller::of_unix_peer(&stream)?;
+        Ok((stream, caller))
     }
 }
 
 impl Listen for TcpListener {
     type Stream = TcpStream;
-    fn accept_one(&self) -> io::Result<(TcpStream, String)> {
-        self.accept().map(|(s, a)| (s, a.to_string()))
+    fn accept_one(&self) -> io::Result<(TcpStream, Caller)> {
+        self.accept().map(|(s, a)| (s, Caller::Tcp(a)))
     }
 }
 
@@ -96,12 +104,12 @@ impl HttpServer {
                 })?;
             log::info!("API listening on {local} (token required)");
             server.tcp_addr = Some(local);
-            server.spawn(listener, false, Wake::Tcp(local), &router);
+            server.spawn(listener, Wake::Tcp(local), &router);
         }
         match bind_unix(socket) {
             Ok(listener) => {
                 log::info!("API listening on unix:{}", socket.display());
-                server.spawn(listener, true, Wake::Unix(socket.to_path_buf()), &router);
+                server.spawn(listener, Wake::Unix(socket.to_path_buf()), &router);
                 Ok(server)
             }
             Err(e) => {
@@ -116,13 +124,13 @@ impl HttpServer {
         self.tcp_addr
     }
 
-    fn spawn<L: Listen>(&mut self, listener: L, trusted: bool, wake: Wake, router: &Arc<Router>) {
-        let (tx, rx) = sync_channel::<(L::Stream, String)>(QUEUE);
+    fn spawn<L: Listen>(&mut self, listener: L, wake: Wake, router: &Arc<Router>) {
+        let (tx, rx) = sync_channel::<(L::Stream, Caller)>(QUEUE);
         let rx = Arc::new(Mutex::new(rx));
         let workers = (0..WORKERS)
             .map(|_| {
                 let (rx, router, stop) = (rx.clone(), router.clone(), self.stop.clone());
-                std::thread::spawn(move || worker(&rx, &router, trusted, &stop))
+                std::thread::spawn(move || worker(&rx, &router, &stop))
             })
             .collect();
         let stop = self.stop.clone();
@@ -185,19 +193,14 @@ fn join(thread: JoinHandle<()>) {
     }
 }
 
-fn worker<S: Socket>(
-    rx: &Mutex<Receiver<(S, String)>>,
-    router: &Router,
-    trusted: bool,
-    stop: &AtomicBool,
-) {
+fn worker<S: Socket>(rx: &Mutex<Receiver<(S, Caller)>>, router: &Router, stop: &AtomicBool) {
     loop {
         // Hold the lock only while waiting, not while serving.
         let next = rx
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .recv_timeout(WORKER_POLL);
-        let (stream, peer) = match next {
+        let (stream, caller) = match next {
             Ok(conn) => conn,
             Err(RecvTimeoutError::Timeout) if !stop.load(Ordering::SeqCst) => continue,
             Err(_) => return,
@@ -207,16 +210,15 @@ fn worker<S: Socket>(
         }
         let ctx = Context {
             router,
-            trusted,
+            caller,
             stop,
-            peer: &peer,
             limits: Limits::default(),
         };
         serve(stream, &ctx);
     }
 }
 
-/// Binds the unix socket (mode 0600), replacing a stale socket file but
+/// Binds the unix socket (mode 0660: the roles share a group), replacing a stale socket file but
 /// refusing to steal one a live manager still serves.
 fn bind_unix(path: &Path) -> Result<UnixListener, ManagerError> {
     let err = |source| ManagerError::Listen {
@@ -230,6 +232,6 @@ fn bind_unix(path: &Path) -> Result<UnixListener, ManagerError> {
         std::fs::remove_file(path).map_err(err)?;
     }
     let listener = UnixListener::bind(path).map_err(err)?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(err)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660)).map_err(err)?;
     Ok(listener)
 }

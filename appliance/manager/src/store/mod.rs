@@ -7,6 +7,8 @@
 
 mod domains;
 mod quarantine;
+mod settings;
+mod stats;
 mod tracking;
 mod users;
 
@@ -63,6 +65,10 @@ pub struct Store {
     quarantine_refs: Tree,
     tracking: Tree,
     index: tracking::Indexes,
+    /// Mail counters (see `stats`).
+    stats: Tree,
+    /// Admin password hash and admin networks (see `settings`).
+    settings: Tree,
     /// Serialises directory (domain/user) writes, and directory reads that
     /// must see a generation matching their content; such writes are rare.
     directory_lock: Mutex<()>,
@@ -82,6 +88,8 @@ impl Store {
             quarantine_refs: tree("quarantine_refs")?,
             tracking: tree("tracking")?,
             index: tracking::Indexes::open(&db)?,
+            stats: tree("stats")?,
+            settings: tree("settings")?,
             directory_lock: Mutex::new(()),
             db,
         })

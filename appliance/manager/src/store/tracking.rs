@@ -9,7 +9,7 @@ use model::api::TrackingEvent;
 use model::client::TrackingQuery;
 use sled::{Db, Transactional, Tree};
 
-use super::{decode, encode, tx_error, Store, StoreError, StoreResult};
+use super::{decode, encode, stats, tx_error, Store, StoreError, StoreResult};
 
 /// Most events accepted in one `POST /tracking`.
 pub const MAX_BATCH: usize = 10_000;
@@ -118,9 +118,10 @@ impl Filters {
 }
 
 impl Store {
-    /// Stores a batch of events atomically after validating all of them.
-    /// Not flushed: losing the last half second of tracking in a crash is
-    /// acceptable, an fsync per batch is not.
+    /// Stores a batch of events atomically after validating all of them,
+    /// with the mail counters they add (same transaction). Not flushed:
+    /// losing the last half second of tracking in a crash is acceptable, an
+    /// fsync per batch is not.
     pub fn record_events(&self, events: &[TrackingEvent]) -> StoreResult<()> {
         if events.len() > MAX_BATCH {
             return Err(StoreError::Invalid(format!(
@@ -137,6 +138,8 @@ impl Store {
             key.extend_from_slice(&self.db.generate_id()?.to_be_bytes());
             rows.push((key, encode(e), e));
         }
+        let now = model::time::now_ms();
+        let counted = stats::Delta::of(events, now);
         let ix = &self.index;
         (
             &self.tracking,
@@ -144,22 +147,26 @@ impl Store {
             &ix.message_id,
             &ix.sender,
             &ix.recipient,
+            &self.stats,
         )
-            .transaction(|(events_tree, by_queue, by_mid, by_sender, by_rcpt)| {
-                for (key, value, e) in &rows {
-                    events_tree.insert(key.as_slice(), value.as_slice())?;
-                    by_queue.insert(index_key(&norm_queue_id(&e.queue_id), key), &[][..])?;
-                    if let Some(mid) = &e.message_id {
-                        by_mid.insert(index_key(&norm_message_id(mid), key), &[][..])?;
+            .transaction(
+                |(events_tree, by_queue, by_mid, by_sender, by_rcpt, counters)| {
+                    for (key, value, e) in &rows {
+                        events_tree.insert(key.as_slice(), value.as_slice())?;
+                        by_queue.insert(index_key(&norm_queue_id(&e.queue_id), key), &[][..])?;
+                        if let Some(mid) = &e.message_id {
+                            by_mid.insert(index_key(&norm_message_id(mid), key), &[][..])?;
+                        }
+                        by_sender.insert(index_key(&norm_address(&e.sender), key), &[][..])?;
+                        for r in &e.recipients {
+                            by_rcpt.insert(index_key(&norm_address(r), key), &[][..])?;
+                        }
                     }
-                    by_sender.insert(index_key(&norm_address(&e.sender), key), &[][..])?;
-                    for r in &e.recipients {
-                        by_rcpt.insert(index_key(&norm_address(r), key), &[][..])?;
-                    }
-                }
-                Ok(())
-            })
-            .map_err(tx_error)
+                    counted.apply(counters)
+                },
+            )
+            .map_err(tx_error)?;
+        self.prune_stats(now)
     }
 
     /// Events matching every given term, oldest first, at most `limit`;

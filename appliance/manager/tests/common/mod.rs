@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use manager::Manager;
+use manager::{Manager, ManagerOptions};
 use model::api::{Base64Bytes, NewQuarantine, QuarantineKind};
 use model::client::ApiClient;
 use model::config::{InitialData, SystemConfig, API_TOKEN_FILE};
@@ -36,10 +36,14 @@ pub struct TestManager {
 
 impl TestManager {
     pub fn start(mta_inject: Option<Endpoint>) -> TestManager {
+        TestManager::start_with(mta_inject, ManagerOptions::default())
+    }
+
+    pub fn start_with(mta_inject: Option<Endpoint>, options: ManagerOptions) -> TestManager {
         let dir = tempfile::tempdir().unwrap();
         let inject = mta_inject.unwrap_or_else(|| Endpoint::Unix(dir.path().join("no-mta.sock")));
         let config = config(dir.path(), inject);
-        let manager = Some(Manager::start(&config, dir.path()).unwrap());
+        let manager = Some(Manager::start_with(&config, dir.path(), options).unwrap());
         TestManager {
             dir,
             config,

@@ -11,6 +11,7 @@
 
 mod connection;
 mod filter;
+mod inherited;
 mod queueing;
 #[cfg(test)]
 mod tests;
@@ -76,18 +77,34 @@ pub(crate) struct Listeners {
     pub inject: UnixListener,
 }
 
-/// Binds every listener of `config`; the inject socket replaces a stale
-/// file and is made private (0600).
+/// Binds every listener of `config`, or takes the SMTP listeners the
+/// supervisor passed (see [`inherited`]); the inject socket replaces a
+/// stale file and is made accessible to the roles' group (0660).
 pub(crate) async fn bind(config: &model::config::MtaConfig) -> Result<Listeners, MtaError> {
     let tcp = |address: String| async move {
         TcpListener::bind(&address)
             .await
             .map_err(|source| MtaError::Listen { address, source })
     };
-    let smtp = tcp(config.smtp_listen.clone()).await?;
-    let submission = match &config.submission_listen {
-        Some(a) => Some(tcp(a.clone()).await?),
-        None => None,
+    let (smtp, submission) = match inherited::take()? {
+        Some(passed) => {
+            let from_std = |l: std::net::TcpListener| {
+                TcpListener::from_std(l).map_err(|source| MtaError::Listen {
+                    address: inherited::LISTEN_FDS_ENV.into(),
+                    source,
+                })
+            };
+            let submission = passed.submission.map(from_std).transpose()?;
+            (from_std(passed.smtp)?, submission)
+        }
+        None => {
+            let smtp = tcp(config.smtp_listen.clone()).await?;
+            let submission = match &config.submission_listen {
+                Some(a) => Some(tcp(a.clone()).await?),
+                None => None,
+            };
+            (smtp, submission)
+        }
     };
     let inject = bind_unix(&config.inject_socket)?;
     Ok(Listeners {
@@ -108,7 +125,7 @@ fn bind_unix(path: &Path) -> Result<UnixListener, MtaError> {
         Err(e) => return Err(err(e)),
     }
     let listener = UnixListener::bind(path).map_err(err)?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(err)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660)).map_err(err)?;
     Ok(listener)
 }
 

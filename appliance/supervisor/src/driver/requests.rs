@@ -1,0 +1,112 @@
+//! Control socket requests, answered from the loop where the state lives.
+
+use std::time::Duration;
+
+use model::control::{ControlRequest, ControlResponse, ProcessStatus, SystemStatus};
+use tokio::sync::oneshot;
+
+use super::Driver;
+use crate::control::{Answer, Call};
+use crate::core::Request;
+
+/// Longest wait for an answer to be written before acting on it.
+const ANSWER_WRITE_WAIT: Duration = Duration::from_secs(2);
+
+impl Driver<'_> {
+    /// Answers one control request.
+    pub(super) async fn on_call(&mut self, call: Call) {
+        let Call { request, reply } = call;
+        match request {
+            ControlRequest::Status => log::debug!("control request: status"),
+            _ => log::info!("control request: {}", describe(&request)),
+        }
+        let response = match request {
+            ControlRequest::Status => ControlResponse::Status(self.status()),
+            ControlRequest::ApplyNetwork { hostname, network } => {
+                return self.apply_network(hostname, network, reply);
+            }
+            ControlRequest::Reboot => return self.stop_after_answer(Request::Reboot, reply).await,
+            ControlRequest::Shutdown => {
+                return self.stop_after_answer(Request::Shutdown, reply).await
+            }
+            ControlRequest::FactoryReset => {
+                return self.stop_after_answer(Request::FactoryReset, reply).await
+            }
+            ControlRequest::MarkBootGood => self.mark_boot_good(),
+        };
+        let _ = reply.send(Answer {
+            response,
+            written: None,
+        });
+    }
+
+    fn status(&self) -> SystemStatus {
+        SystemStatus {
+            version: model::VERSION.to_string(),
+            boot_slot: self.ctx.cmdline.boot_slot(),
+            hostname: self.config.hostname.clone(),
+            uptime_secs: self.ctx.started.elapsed().as_secs(),
+            interfaces: netconf::interfaces(self.config.network.as_ref()),
+            processes: self
+                .sup
+                .statuses()
+                .into_iter()
+                .map(|u| ProcessStatus {
+                    name: u.name,
+                    state: u.status.as_str().to_string(),
+                    pid: u.pid,
+                    restarts: u.restarts,
+                })
+                .collect(),
+        }
+    }
+
+    fn mark_boot_good(&self) -> ControlResponse {
+        match self.ctx.cmdline.boot_slot() {
+            None => ControlResponse::Ok {
+                message: "no firmware slots on this system".into(),
+            },
+            Some(slot) => ControlResponse::Error {
+                message: format!(
+                    "slot {slot} cannot be marked good: this firmware has no updater yet"
+                ),
+            },
+        }
+    }
+
+    /// Answers first, waits (briefly) until the answer is written, then stops.
+    async fn stop_after_answer(&mut self, request: Request, reply: oneshot::Sender<Answer>) {
+        let message = if self.finale.is_some() {
+            "already stopping".to_string()
+        } else {
+            match request {
+                Request::Reboot => "rebooting".into(),
+                Request::Shutdown => "shutting down".into(),
+                Request::FactoryReset => "erasing all data and restarting".into(),
+                Request::Signal(s) => format!("{s}"),
+            }
+        };
+        let (written, wait) = oneshot::channel();
+        let answer = Answer {
+            response: ControlResponse::Ok { message },
+            written: Some(written),
+        };
+        if reply.send(answer).is_ok() {
+            let _ = tokio::time::timeout(ANSWER_WRITE_WAIT, wait).await;
+        }
+        if self.finale.is_none() {
+            self.on_stop_request(request);
+        }
+    }
+}
+
+fn describe(request: &ControlRequest) -> String {
+    match request {
+        ControlRequest::ApplyNetwork { hostname, .. } => format!("apply_network ({hostname})"),
+        other => serde_json::to_string(other)
+            .unwrap_or_default()
+            .trim_start_matches("{\"cmd\":\"")
+            .trim_end_matches("\"}")
+            .to_string(),
+    }
+}
