@@ -3,12 +3,32 @@
 //! [`postfix::Postfix`] is a private Postfix instance for tests that need
 //! Postfix as the real peer, and [`pty::Expect`] drives a program's
 //! terminal (the serial console) expect-style through a pseudo-terminal.
+//! [`chrony::Chrony`] is a private chronyd, the NTP server of the time
+//! client's tests.
 //! `smtp-load` sends a bounded number of messages over loopback and reports
 //! throughput and the latency of each SMTP transaction; the benchmark scripts
 //! under `bench/` drive it together with Postfix's smtp-source and smtp-sink.
+//!
+//! The QEMU harness boots the firmware image as a test's box
+//! ([`testbox::TestBox`]): [`qemu::Vm`] runs it, [`serial::Serial`] is its
+//! console and [`console`] its menu, [`lan::LanHost`] a machine on its LAN
+//! (smoltcp), [`recorder::Recorder`] the customer's mail server,
+//! [`firmware::Firmware`] the image and update bundles, [`stick`] USB
+//! sticks, [`monitor::Monitor`] QEMU's monitor.
 
+pub mod chrony;
+pub mod console;
+pub mod error;
+pub mod firmware;
+pub mod lan;
+pub mod monitor;
 pub mod postfix;
 pub mod pty;
+pub mod qemu;
+pub mod recorder;
+pub mod serial;
+pub mod stick;
+pub mod testbox;
 
 /// Latency percentiles of a sorted sample, in the sample's unit.
 pub fn percentile(sorted: &[f64], p: f64) -> f64 {

@@ -2,7 +2,9 @@
 //! [`LineEditor`], feeds the [`Console`] and performs what it asks.
 //!
 //! A session ends at log-out, after the idle timeout, or when the line
-//! closes. On stdin/stdout the program then exits; on a device (`--tty`)
+//! closes. While the console pauses ([`Action::Sleep`]: a box still
+//! starting, an install's progress) the terminal is still read, so Ctrl-C
+//! is heard at once; lines typed then answer nothing and are dropped. On stdin/stdout the program then exits; on a device (`--tty`)
 //! a new session starts at the login prompt, after reopening the device
 //! (every second until it opens) when the line was closed or hung up.
 
@@ -15,7 +17,7 @@ use model::config::SystemConfig;
 use crate::effects::Effects;
 use crate::error::ConsoleError;
 use crate::line::{LineEditor, LineEvent};
-use crate::machine::{Console, Input, Next, IDLE_TIMEOUT};
+use crate::machine::{Action, Console, Input, Next, Outcome, IDLE_TIMEOUT};
 use crate::tty::{ReadResult, Terminal};
 
 /// Pause between two attempts to open the terminal device.
@@ -126,15 +128,14 @@ pub fn run_session(
         }
         input = match output.next {
             Next::Exit => return SessionEnd::LoggedOut,
+            Next::Perform(Action::Sleep(pause)) => session.pause(pause),
             Next::Perform(action) => Input::Done(effects.perform(&action)),
-            Next::ReadLine { echo } => match session.read_line(echo) {
-                Input::HangUp => {
-                    console.handle(Input::HangUp);
-                    return SessionEnd::HangUp;
-                }
-                other => other,
-            },
+            Next::ReadLine { echo } => session.read_line(echo),
         };
+        if input == Input::HangUp {
+            console.handle(Input::HangUp);
+            return SessionEnd::HangUp;
+        }
     }
 }
 
@@ -152,7 +153,6 @@ impl Session<'_> {
     fn read_line(&mut self, echo: bool) -> Input {
         self.editor.set_echo(echo);
         let mut deadline = Instant::now() + self.idle_timeout;
-        let mut buf = [0u8; READ_CHUNK];
         loop {
             if let Some(event) = self.feed_typed() {
                 return match event {
@@ -162,22 +162,55 @@ impl Session<'_> {
                     Err(()) => Input::HangUp,
                 };
             }
-            let now = Instant::now();
-            if now >= deadline {
+            if Instant::now() >= deadline {
                 self.editor.clear();
                 return Input::Idle;
             }
-            match self.term.read(&mut buf, deadline - now) {
-                Ok(ReadResult::Data(n)) => {
-                    self.typed.extend(&buf[..n]);
-                    deadline = Instant::now() + self.idle_timeout;
-                }
-                Ok(ReadResult::Nothing) => {}
-                Ok(ReadResult::Closed) => return Input::HangUp,
-                Err(e) => {
-                    log::warn!("console: reading the terminal: {e}");
-                    return Input::HangUp;
-                }
+            match self.receive(deadline) {
+                Ok(true) => deadline = Instant::now() + self.idle_timeout,
+                Ok(false) => {}
+                Err(()) => return Input::HangUp,
+            }
+        }
+    }
+
+    /// Waits `pause`, then gives [`Outcome::Ok`]; Ctrl-C ends the wait
+    /// early ([`Input::Interrupt`]), and so does a closed line.
+    fn pause(&mut self, pause: Duration) -> Input {
+        self.editor.set_echo(false);
+        let deadline = Instant::now() + pause;
+        loop {
+            match self.feed_typed() {
+                Some(Ok(LineEvent::Interrupt)) => return Input::Interrupt,
+                Some(Err(())) => return Input::HangUp,
+                // Typed while the console was busy: it answers nothing.
+                Some(Ok(_)) => continue,
+                None => {}
+            }
+            if Instant::now() >= deadline {
+                return Input::Done(Outcome::Ok);
+            }
+            if self.receive(deadline).is_err() {
+                return Input::HangUp;
+            }
+        }
+    }
+
+    /// Waits until `until` for typed bytes and queues them: `Ok(true)` when
+    /// some came, `Err` when the line is gone.
+    fn receive(&mut self, until: Instant) -> Result<bool, ()> {
+        let mut buf = [0u8; READ_CHUNK];
+        let wait = until.saturating_duration_since(Instant::now());
+        match self.term.read(&mut buf, wait) {
+            Ok(ReadResult::Data(n)) => {
+                self.typed.extend(&buf[..n]);
+                Ok(true)
+            }
+            Ok(ReadResult::Nothing) => Ok(false),
+            Ok(ReadResult::Closed) => Err(()),
+            Err(e) => {
+                log::warn!("console: reading the terminal: {e}");
+                Err(())
             }
         }
     }

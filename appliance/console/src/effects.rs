@@ -56,6 +56,10 @@ impl Effects {
                 },
                 Err(e) => Outcome::Failed(Failure::new(e.to_string())),
             },
+            Action::Sleep(pause) => {
+                std::thread::sleep(*pause);
+                Outcome::Ok
+            }
             Action::Ping(host) => probe::ping(host),
             Action::SmtpTest { host, port } => {
                 Outcome::Transcript(probe::smtp_test(host, *port, &self.ehlo_name()))
@@ -96,6 +100,7 @@ impl Effects {
         };
         match model::control::ask(&self.control, request, timeout) {
             Ok(answer) => Outcome::Control(answer),
+            Err(e) if silent(e.kind()) => Outcome::Failed(Failure::unreachable(e.to_string())),
             Err(e) => Outcome::Failed(Failure::new(e.to_string())),
         }
     }
@@ -108,15 +113,41 @@ impl Effects {
     }
 }
 
-/// The manager's own message for its errors (the screens tell statuses apart).
+/// The manager's own message for its errors (the screens tell statuses
+/// apart), and whether it answered at all.
 fn failure(e: ClientError) -> Failure {
+    let unreachable = match &e {
+        ClientError::Connect { source, .. } | ClientError::Io { source, .. } => {
+            silent(source.kind())
+        }
+        _ => false,
+    };
     match e {
         ClientError::Api {
             status, message, ..
         } => Failure {
             status: Some(status),
             message,
+            unreachable: false,
         },
+        other if unreachable => Failure::unreachable(other.to_string()),
         other => Failure::new(other.to_string()),
     }
+}
+
+/// Errors of a peer that is not there (yet) or does not answer, as opposed
+/// to one that answered wrongly or refused us (permissions).
+fn silent(kind: std::io::ErrorKind) -> bool {
+    use std::io::ErrorKind::*;
+    matches!(
+        kind,
+        NotFound
+            | ConnectionRefused
+            | ConnectionReset
+            | ConnectionAborted
+            | BrokenPipe
+            | UnexpectedEof
+            | TimedOut
+            | WouldBlock
+    )
 }

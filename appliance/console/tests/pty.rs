@@ -94,6 +94,36 @@ fn first_boot_menu_entries_and_log_out() {
 }
 
 #[test]
+fn the_console_waits_for_a_box_that_is_still_starting() {
+    let mut b = TestBox::unstarted();
+    // The last run's socket file: connections to it are refused.
+    drop(std::os::unix::net::UnixListener::bind(&b.config.manager.api_socket).unwrap());
+    let mut pty = Expect::open().unwrap();
+    let session = b.session(&pty, false, LONG);
+    // No supervisor here: no version rather than a wrong one.
+    pty.expect("filterbox serial console\r\n", WAIT);
+    pty.expect("Waiting for the box to start...\r\n", WAIT);
+    // Ctrl-C is heard during the wait: the console asks again at once.
+    pty.send("\x03");
+    pty.expect("^C\r\nWaiting for the box to start...\r\n", WAIT);
+    // A few attempts pass silently; then the manager comes up.
+    assert_eq!(pty.drain(Duration::from_millis(2500)), "");
+    b.start_manager(5, Duration::from_secs(30));
+    pty.expect("No admin password is set yet", WAIT);
+    pty.expect("New admin password: ", WAIT);
+    let t = pty.transcript();
+    assert_eq!(t.matches("Waiting for the box").count(), 2, "{t:?}");
+    assert!(
+        !t.contains("Cannot check") && !t.contains("Press Enter"),
+        "{t:?}"
+    );
+    pty.send("first-secret\r");
+    pty.expect("Repeat the new password: ", WAIT);
+    drop(pty);
+    assert_eq!(ended(session), SessionEnd::HangUp);
+}
+
+#[test]
 fn login_is_throttled_and_a_hang_up_ends_the_session() {
     let b = TestBox::start(2, Duration::from_secs(3));
     set_password(&b.api(), "right-password");

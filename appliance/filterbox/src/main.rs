@@ -49,10 +49,20 @@ enum Command {
         /// The udhcpc event: deconfig, bound, renew, leasefail or nak.
         event: String,
     },
+    /// The time client (SNTP): steps the clock to the NTP servers' time.
+    Timesync(timesync::TimesyncArgs),
+    /// Firmware updates: keygen, sign, inspect; on the box install, status, mark-good.
+    Update(update::cli::UpdateArgs),
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = if invoked_as_init() {
+        Cli {
+            command: Command::Init,
+        }
+    } else {
+        Cli::parse()
+    };
     let result = match cli.command {
         Command::Up(args) => {
             logger::init(Some("up"));
@@ -75,6 +85,14 @@ fn main() -> ExitCode {
             let env = std::env::vars().collect();
             netconf::dhcp_hook_file(&file, &event, &env).map_err(Into::into)
         }
+        Command::Timesync(args) => {
+            logger::init(None);
+            timesync::run(&args).map_err(Into::into)
+        }
+        Command::Update(args) => {
+            logger::init(None);
+            update::cli::run(args).map_err(Into::into)
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -89,6 +107,15 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The kernel starts the box's init as `/sbin/init`, a link to this binary,
+/// with no subcommand: called by the file name `init`, it is `filterbox init`
+/// (any arguments the kernel passes on are ignored).
+fn invoked_as_init() -> bool {
+    std::env::args_os()
+        .next()
+        .is_some_and(|arg0| std::path::Path::new(&arg0).file_name() == Some("init".as_ref()))
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {

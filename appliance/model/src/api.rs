@@ -31,10 +31,17 @@
 //! | GET | `/admin` | | [`AdminState`] |
 //! | PUT | `/admin/password` | [`SetPassword`] | 204 (see [`SetPassword`] for who may) |
 //! | POST | `/admin/verify` | [`VerifyPassword`] | 204; 401 wrong; 409 none set; 429 too many failures |
+//! | POST | `/admin/token` | [`VerifyPassword`] | 200 [`AdminToken`]; 401 wrong; 409 none set; 429 too many failures (on TCP without a token: the admin's login) |
 //! | GET | `/settings/admin-networks` | | [`AdminNetworks`] |
 //! | PUT | `/settings/admin-networks` | [`AdminNetworks`] | 200 [`AdminNetworks`] |
 //! | GET | `/stats` | | [`MailStats`] |
 //! | GET | `/system` | | [`crate::control::SystemStatus`] from the supervisor; 502 if it does not answer |
+//! | GET | `/firmware` | | [`crate::control::FirmwareStatus`]: slots, versions, an install's progress (`install.done`/`total`) or outcome, USB bundles |
+//! | POST | `/firmware/upload?force=&reboot=` | the `.fbu` bundle itself (`application/octet-stream`, streamed, no size cap but the slot's) | 200 [`FirmwareInstall`] once installed (then the box reboots unless `reboot=false`); 422 refused (signature, board, version, truncated, oversized, hash); 409 an install is under way |
+//! | POST | `/firmware/url` | [`FirmwareUrl`] | 202 [`FirmwareInstall`] once the bundle's signature and metadata are checked; the install goes on, progress and outcome in `GET /firmware` |
+//!
+//! The firmware routes are for administrators: over TCP the token, on the
+//! unix socket only root or the manager's own user (not the other roles).
 //!
 //! Errors are an [`ErrorBody`] with a fitting status: 400 malformed JSON,
 //! 401 missing or wrong token on TCP, 404 unknown route or entity, 405 wrong
@@ -361,6 +368,22 @@ pub struct VerifyPassword {
     pub password: String,
 }
 
+/// Answer of `POST /admin/token`: the API token, for an admin who proved
+/// the admin password (a remote client's login; the file `api-token` is
+/// readable only on the box).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdminToken {
+    /// The bearer token of the TCP API.
+    pub token: String,
+}
+
+impl std::fmt::Debug for AdminToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // A secret: never in logs.
+        f.write_str("AdminToken(..)")
+    }
+}
+
 /// The networks allowed to reach the web administration (body and answer of
 /// `/settings/admin-networks`); empty means any.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -404,6 +427,32 @@ pub struct HourCounters {
     pub hour: u64,
     /// What happened in it.
     pub counters: Counters,
+}
+
+/// Body of `POST /firmware/url`: fetch a bundle over HTTP and install it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FirmwareUrl {
+    /// `http://host[:port]/path` (https is not supported yet; redirects are
+    /// not followed).
+    pub url: String,
+    /// Install even an older or equal version (a downgrade).
+    #[serde(default)]
+    pub force: bool,
+    /// Reboot into the new firmware once installed (the default).
+    #[serde(default = "default_true")]
+    pub reboot: bool,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+/// Answer of the firmware install routes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FirmwareInstall {
+    /// What happened, for people: e.g. `installed 0.2.0 into slot B; rebooting`.
+    pub message: String,
 }
 
 /// The JSON body of every error answer.

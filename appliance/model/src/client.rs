@@ -187,6 +187,24 @@ impl ApiClient {
         path: &str,
         body: Option<(&str, &[u8])>,
     ) -> Result<RawResponse, ClientError> {
+        match body {
+            Some((ctype, mut b)) => {
+                let len = b.len() as u64;
+                self.request_streamed(method, path, Some((ctype, len, &mut b)))
+            }
+            None => self.request_streamed(method, path, None),
+        }
+    }
+
+    /// Sends one request whose body of `len` bytes is read from a reader
+    /// as it is sent (never held whole in memory), and returns the answer
+    /// whatever its status.
+    pub fn request_streamed(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<(&str, u64, &mut dyn Read)>,
+    ) -> Result<RawResponse, ClientError> {
         let mut stream = self.connect()?;
         let io = |source| ClientError::Io {
             endpoint: self.endpoint.to_string(),
@@ -199,13 +217,18 @@ impl ApiClient {
             head.push_str(&format!("Authorization: Bearer {t}\r\n"));
         }
         match body {
-            Some((ctype, b)) => {
+            Some((ctype, len, reader)) => {
                 head.push_str(&format!(
-                    "Content-Type: {ctype}\r\nContent-Length: {}\r\n\r\n",
-                    b.len()
+                    "Content-Type: {ctype}\r\nContent-Length: {len}\r\n\r\n"
                 ));
                 stream.write_all(head.as_bytes()).map_err(io)?;
-                stream.write_all(b).map_err(io)?;
+                let sent = std::io::copy(&mut reader.take(len), &mut stream).map_err(io)?;
+                if sent < len {
+                    return Err(io(std::io::Error::new(
+                        std::io::ErrorKind::UnexpectedEof,
+                        format!("the body ended after {sent} of {len} bytes"),
+                    )));
+                }
             }
             None => {
                 head.push_str("Content-Length: 0\r\n\r\n");
@@ -416,6 +439,15 @@ impl ApiClient {
         .map(|_| ())
     }
 
+    /// `POST /admin/token`: the API token in exchange for the admin
+    /// password (a remote admin's login; no token needed for this call).
+    pub fn admin_token(&self, password: &str) -> Result<api::AdminToken, ClientError> {
+        let body = api::VerifyPassword {
+            password: password.to_string(),
+        };
+        self.call("POST", &format!("{}/admin/token", api::PREFIX), Some(&body))
+    }
+
     /// `POST /admin/verify`: `Ok(())` when the password is right.
     pub fn verify_admin_password(&self, password: &str) -> Result<(), ClientError> {
         let body = api::VerifyPassword {
@@ -454,6 +486,46 @@ impl ApiClient {
     /// `GET /system`: the box's status, as the supervisor reports it.
     pub fn system_status(&self) -> Result<crate::control::SystemStatus, ClientError> {
         self.get(&format!("{}/system", api::PREFIX))
+    }
+
+    /// `GET /firmware`: slots, versions, an install's progress or outcome.
+    pub fn firmware_status(&self) -> Result<crate::control::FirmwareStatus, ClientError> {
+        self.get(&format!("{}/firmware", api::PREFIX))
+    }
+
+    /// `POST /firmware/upload`: streams the bundle of `len` bytes from
+    /// `bundle`; answers once it is installed. The answer comes only after
+    /// the whole bundle is written and checked: give the client a timeout
+    /// of minutes, not seconds.
+    pub fn firmware_upload(
+        &self,
+        bundle: &mut dyn Read,
+        len: u64,
+        force: bool,
+        reboot: bool,
+    ) -> Result<api::FirmwareInstall, ClientError> {
+        let path = format!(
+            "{}/firmware/upload?force={force}&reboot={reboot}",
+            api::PREFIX
+        );
+        let resp = self.request_streamed(
+            "POST",
+            &path,
+            Some(("application/octet-stream", len, bundle)),
+        )?;
+        Ok(serde_json::from_slice(&check(resp)?.body)?)
+    }
+
+    /// `POST /firmware/url`: the box fetches the bundle and installs it.
+    pub fn firmware_url(
+        &self,
+        request: &api::FirmwareUrl,
+    ) -> Result<api::FirmwareInstall, ClientError> {
+        self.call(
+            "POST",
+            &format!("{}/firmware/url", api::PREFIX),
+            Some(request),
+        )
     }
 }
 

@@ -16,7 +16,8 @@ use crate::plan::plan_lease;
 use crate::{NetError, NetOptions};
 
 /// The commands to supervise for `net`: `udhcpc-<iface>` per DHCP interface,
-/// and `ntpd` when NTP servers are set. Run as root: both change the system.
+/// and `timesync` (`filterbox timesync --server S...`) when NTP servers are
+/// set. Run as root: both change the system.
 pub fn services(opts: &NetOptions, net: &NetworkConfig) -> Vec<ServiceConfig> {
     let hook = opts
         .runtime_dir
@@ -40,13 +41,12 @@ pub fn services(opts: &NetOptions, net: &NetworkConfig) -> Vec<ServiceConfig> {
         })
         .collect();
     if !net.ntp.is_empty() {
-        let mut command = opts.ntpd.clone();
-        command.push("-n".into());
+        let mut command = opts.timesync.clone();
         for server in &net.ntp {
-            command.extend(["-p".to_string(), server.clone()]);
+            command.extend(["--server".to_string(), server.clone()]);
         }
         out.push(ServiceConfig {
-            name: "ntpd".into(),
+            name: "timesync".into(),
             command,
             user: None,
         });
@@ -120,7 +120,7 @@ mod tests {
     use model::network::{InterfaceConfig, Ipv6Config};
 
     #[test]
-    fn one_udhcpc_per_dhcp_interface_and_ntpd_with_its_servers() {
+    fn one_udhcpc_per_dhcp_interface_and_timesync_with_its_servers() {
         let mut opts = NetOptions::busybox("/usr/bin/filterbox".into());
         opts.runtime_dir = "/run/fb".into();
         let net = NetworkConfig {
@@ -146,13 +146,14 @@ mod tests {
             s[0].command.join(" "),
             "/bin/busybox udhcpc -f -R -i eth0 -s /run/fb/dhcp-hook"
         );
+        assert_eq!(s[1].name, "timesync");
         assert_eq!(
             s[1].command.join(" "),
-            "/bin/busybox ntpd -n -p ntp1.example.test -p 192.0.2.123"
+            "/usr/bin/filterbox timesync --server ntp1.example.test --server 192.0.2.123"
         );
         assert!(services(&opts, &NetworkConfig::dhcp_on("eth0"))
             .iter()
-            .all(|s| s.name != "ntpd"));
+            .all(|s| s.name != "timesync"));
     }
 
     #[test]

@@ -11,9 +11,11 @@
 //!
 //! DHCP interfaces get no address from `apply`: [`services`] lists the
 //! commands the supervisor runs for them, one `udhcpc -f -R -i IFACE -s
-//! <runtime_dir>/dhcp-hook` per DHCP interface (and `ntpd -n -p ...` when NTP
-//! servers are set). The hook file, written by `apply`, is a `#!` line naming
-//! [`NetOptions::dhcp_hook`] followed by the options as JSON; so udhcpc's
+//! <runtime_dir>/dhcp-hook` per DHCP interface (and `filterbox timesync
+//! --server ...`, the box's own SNTP client, when NTP servers are set:
+//! Debian's busybox-static has no ntpd). The hook file, written by `apply`,
+//! is a `#!` line naming [`NetOptions::dhcp_hook`] followed by the options as
+//! JSON; so udhcpc's
 //! `HOOK EVENT` runs `filterbox dhcp-hook HOOKFILE EVENT`, which reads its
 //! options back from the file ([`dhcp_hook_file`]) and applies the lease
 //! ([`dhcp_hook`]). No shell and no extra environment are needed.

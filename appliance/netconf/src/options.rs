@@ -26,8 +26,10 @@ pub struct NetOptions {
     /// `["/usr/bin/filterbox", "dhcp-hook"]`; it becomes the `#!` line of the
     /// hook file udhcpc runs (see [`crate::hook_file`]).
     pub dhcp_hook: Vec<String>,
-    /// The NTP client: `["/bin/busybox", "ntpd"]`.
-    pub ntpd: Vec<String>,
+    /// The time client, run with `--server S` per NTP server:
+    /// `["/usr/bin/filterbox", "timesync"]` (Debian's busybox-static has no
+    /// ntpd applet).
+    pub timesync: Vec<String>,
     /// netconf's own directory: the hook file, the leases, a lock
     /// (`/run/filterbox/net` on the box: it must not outlive a reboot).
     pub runtime_dir: PathBuf,
@@ -35,7 +37,8 @@ pub struct NetOptions {
 
 impl NetOptions {
     /// The box's settings: busybox tools, `/etc/resolv.conf`, the host name set,
-    /// and `filterbox` (the running binary's path) as the DHCP hook.
+    /// and `filterbox` (the running binary's path) as the DHCP hook and the
+    /// time client.
     pub fn busybox(filterbox: PathBuf) -> NetOptions {
         let bb = |applet: &str| vec!["/bin/busybox".to_string(), applet.to_string()];
         NetOptions {
@@ -44,7 +47,7 @@ impl NetOptions {
             set_hostname: true,
             udhcpc: bb("udhcpc"),
             dhcp_hook: vec![filterbox.to_string_lossy().into_owned(), "dhcp-hook".into()],
-            ntpd: bb("ntpd"),
+            timesync: vec![filterbox.to_string_lossy().into_owned(), "timesync".into()],
             runtime_dir: "/run/filterbox/net".into(),
         }
     }
@@ -55,7 +58,7 @@ impl NetOptions {
         for (name, cmd) in [
             ("ip_program", &self.ip_program),
             ("udhcpc", &self.udhcpc),
-            ("ntpd", &self.ntpd),
+            ("timesync", &self.timesync),
         ] {
             if cmd.is_empty() || cmd[0].is_empty() {
                 p.push(format!("{name} needs a program"));

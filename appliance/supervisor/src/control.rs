@@ -3,8 +3,11 @@
 //!
 //! Connections are read here; valid requests go to the driver's loop with
 //! a reply channel, so every decision is taken where the state lives.
-//! Bad input is answered with an `error` and changes nothing.
+//! Bad input is answered with an `error` and changes nothing. An
+//! `install_stream` request is followed by the bundle itself: its whole
+//! connection goes to the driver, which reads the bundle and answers.
 
+use std::future::Future;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -53,6 +56,31 @@ pub struct Call {
     pub request: ControlRequest,
     /// Where the answer goes.
     pub reply: oneshot::Sender<Answer>,
+    /// For [`ControlRequest::InstallStream`]: the rest of the connection,
+    /// whose answers the driver then writes itself (`reply` is unused).
+    pub stream: Option<BundleStream>,
+}
+
+/// The connection of an `install_stream` request, handed to the driver:
+/// the bundle's bytes to read, and where to write the two answer lines.
+pub struct BundleStream {
+    /// Exactly the announced number of bytes (what the request line's
+    /// buffer already holds, then the socket).
+    pub reader: Box<dyn tokio::io::AsyncRead + Send + Unpin>,
+    /// The connection's sending half.
+    pub writer: tokio::net::unix::OwnedWriteHalf,
+}
+
+/// Writes one answer line to a connection (within the I/O timeout).
+pub async fn write_answer(
+    writer: &mut tokio::net::unix::OwnedWriteHalf,
+    response: &ControlResponse,
+) -> std::io::Result<()> {
+    let mut text = serde_json::to_vec(response).expect("answers serialise");
+    text.push(b'\n');
+    tokio::time::timeout(IO_TIMEOUT, writer.write_all(&text))
+        .await
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "client too slow"))?
 }
 
 /// The serving socket; the file is removed when dropped.
@@ -128,26 +156,32 @@ async fn serve(listener: UnixListener, calls: mpsc::Sender<Call>) {
 async fn connection(stream: UnixStream, calls: mpsc::Sender<Call>) {
     let (read, mut write) = stream.into_split();
     let mut line = Vec::new();
-    let mut reader = BufReader::new(read.take(MAX_REQUEST + 1));
-    let answer = match tokio::time::timeout(IO_TIMEOUT, reader.read_until(b'\n', &mut line)).await {
+    let mut reader = BufReader::new(read);
+    let mut limited = (&mut reader).take(MAX_REQUEST + 1);
+    let read_line = limited.read_until(b'\n', &mut line);
+    let answer = match tokio::time::timeout(IO_TIMEOUT, read_line).await {
         Err(_) => error("no request within 10 seconds"),
         Ok(Err(e)) => error(&format!("cannot read the request: {e}")),
         Ok(Ok(_)) if line.len() as u64 > MAX_REQUEST => error("request longer than 64 KiB"),
         Ok(Ok(_)) => match serde_json::from_slice::<ControlRequest>(&line) {
-            Ok(request) => ask(&calls, request).await,
+            Ok(request) => {
+                if let ControlRequest::InstallStream { size, .. } = &request {
+                    let size = *size;
+                    return hand_over(request, reader.take(size), write, &calls).await;
+                }
+                ask(&calls, request).await
+            }
             Err(e) => error(&format!("bad request: {e}")),
         },
     };
-    let mut text = serde_json::to_vec(&answer.response).expect("answers serialise");
-    text.push(b'\n');
-    let _ = tokio::time::timeout(IO_TIMEOUT, write.write_all(&text)).await;
+    let _ = write_answer(&mut write, &answer.response).await;
     let _ = write.shutdown().await;
     if let Some(written) = answer.written {
         let _ = written.send(());
     }
     // Closing with unread input would reset the connection, and the client
     // could lose the answer; read what an oversized request left, briefly.
-    let mut rest = reader.into_inner().into_inner().take(MAX_DRAIN);
+    let mut rest = reader.into_inner().take(MAX_DRAIN);
     let _ = tokio::time::timeout(
         DRAIN_TIMEOUT,
         tokio::io::copy(&mut rest, &mut tokio::io::sink()),
@@ -155,9 +189,86 @@ async fn connection(stream: UnixStream, calls: mpsc::Sender<Call>) {
     .await;
 }
 
+/// Gives an `install_stream` connection to the driver, which reads the
+/// bundle and writes the answers.
+async fn hand_over(
+    request: ControlRequest,
+    reader: tokio::io::Take<BufReader<tokio::net::unix::OwnedReadHalf>>,
+    writer: tokio::net::unix::OwnedWriteHalf,
+    calls: &mpsc::Sender<Call>,
+) {
+    let (reply, _unused) = oneshot::channel();
+    let stream = BundleStream {
+        reader: Box::new(IdleTimeout::new(reader, STREAM_IDLE)),
+        writer,
+    };
+    let call = Call {
+        request,
+        reply,
+        stream: Some(stream),
+    };
+    if let Err(mpsc::error::SendError(call)) = calls.send(call).await {
+        if let Some(mut s) = call.stream {
+            let busy = error("the supervisor is restarting; try again");
+            let _ = write_answer(&mut s.writer, &busy.response).await;
+        }
+    }
+}
+
+/// Longest wait for the next bytes of a streamed bundle.
+const STREAM_IDLE: Duration = Duration::from_secs(120);
+
+/// A reader whose every read fails with `TimedOut` when no byte came for
+/// its idle time: a stalled client cannot hold an install forever.
+struct IdleTimeout<R> {
+    inner: R,
+    idle: Duration,
+    deadline: std::pin::Pin<Box<tokio::time::Sleep>>,
+}
+
+impl<R> IdleTimeout<R> {
+    fn new(inner: R, idle: Duration) -> IdleTimeout<R> {
+        IdleTimeout {
+            inner,
+            idle,
+            deadline: Box::pin(tokio::time::sleep(idle)),
+        }
+    }
+}
+
+impl<R: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for IdleTimeout<R> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        use std::task::Poll;
+        let this = &mut *self;
+        match std::pin::Pin::new(&mut this.inner).poll_read(cx, buf) {
+            Poll::Ready(result) => {
+                let next = tokio::time::Instant::now() + this.idle;
+                this.deadline.as_mut().reset(next);
+                Poll::Ready(result)
+            }
+            Poll::Pending => match this.deadline.as_mut().poll(cx) {
+                Poll::Ready(()) => Poll::Ready(Err(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "no bytes of the bundle for 120 seconds",
+                ))),
+                Poll::Pending => Poll::Pending,
+            },
+        }
+    }
+}
+
 async fn ask(calls: &mpsc::Sender<Call>, request: ControlRequest) -> Answer {
     let (reply, answer) = oneshot::channel();
-    if calls.send(Call { request, reply }).await.is_err() {
+    let call = Call {
+        request,
+        reply,
+        stream: None,
+    };
+    if calls.send(call).await.is_err() {
         return error("the supervisor is restarting; try again");
     }
     match tokio::time::timeout(ANSWER_TIMEOUT, answer).await {
@@ -173,5 +284,36 @@ fn error(message: &str) -> Answer {
             message: message.to_string(),
         },
         written: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_stalled_bundle_stream_times_out() {
+        let (mut client, server) = tokio::io::duplex(64);
+        let mut reader = IdleTimeout::new(server, Duration::from_millis(200));
+        client.write_all(b"abc").await.unwrap();
+        let mut buf = [0u8; 8];
+        assert_eq!(reader.read(&mut buf).await.unwrap(), 3);
+        let started = std::time::Instant::now();
+        let e = reader.read(&mut buf).await.unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::TimedOut);
+        assert!(started.elapsed() >= Duration::from_millis(200));
+        // Bytes that keep coming keep it alive.
+        let (mut client, server) = tokio::io::duplex(64);
+        let mut reader = IdleTimeout::new(server, Duration::from_millis(200));
+        let writer = tokio::spawn(async move {
+            for _ in 0..5 {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                client.write_all(b"x").await.unwrap();
+            }
+        });
+        let mut all = Vec::new();
+        reader.read_to_end(&mut all).await.unwrap();
+        assert_eq!(all, b"xxxxx");
+        writer.await.unwrap();
     }
 }

@@ -1,4 +1,10 @@
 //! The login: the admin password, or on a new box the screen that sets it.
+//!
+//! It starts by asking the manager whether a password is set. On a box
+//! that is still starting, the manager is not there yet: the login says so
+//! once and asks again every second, then goes on by itself.
+
+use std::time::Duration;
 
 use model::api::AdminState;
 
@@ -6,6 +12,10 @@ use super::password::{Entered, Entry, MAX_CHARS, MIN_CHARS};
 use super::{Action, ApiCall, Failure, Flow, Out, Outcome, Screen, Secret};
 
 const PASSWORD_PROMPT: &str = "Admin password: ";
+/// Shown once while the manager does not answer yet.
+pub(super) const WAITING: &str = "Waiting for the box to start...";
+/// Pause between two attempts to reach a manager that is not up yet.
+pub(super) const RETRY: Duration = Duration::from_secs(1);
 
 /// Where the login stands.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -13,7 +23,9 @@ enum Step {
     /// Asking the manager whether a password is set.
     #[default]
     Checking,
-    /// The manager did not answer; Enter tries again.
+    /// Nothing answered: pausing before asking again.
+    Waiting,
+    /// The manager failed; Enter tries again.
     Unreachable,
     /// Reading the password.
     Password,
@@ -30,6 +42,11 @@ enum Step {
 pub(super) struct Login {
     step: Step,
     first: Entry,
+    /// Recovery mode: once the manager answers, hand over to the screen
+    /// that sets a new password ([`Flow::Recover`]) instead of logging in.
+    recovery: bool,
+    /// [`WAITING`] was shown.
+    waited: bool,
 }
 
 impl Screen for Login {
@@ -60,12 +77,15 @@ impl Screen for Login {
                 }
             },
             // Waiting for the manager: the driver reads no lines then.
-            Step::Checking | Step::Verifying | Step::SavingFirst => Flow::Stay,
+            Step::Checking | Step::Waiting | Step::Verifying | Step::SavingFirst => Flow::Stay,
         }
     }
 
     fn done(&mut self, outcome: Outcome, out: &mut Out) -> Flow {
         match (self.step, outcome) {
+            (Step::Checking, Outcome::AdminState(_)) if self.recovery => Flow::Recover,
+            (Step::Checking, Outcome::Failed(f)) if f.unreachable => self.wait(&f, out),
+            (Step::Waiting, Outcome::Ok) => self.check(out),
             (Step::Checking, Outcome::AdminState(AdminState { password_set: true })) => {
                 self.ask_password(out)
             }
@@ -100,9 +120,30 @@ impl Screen for Login {
 }
 
 impl Login {
+    /// The login; in `recovery` mode, only the wait for the manager before
+    /// the new password is set.
+    pub(super) fn new(recovery: bool) -> Login {
+        Login {
+            recovery,
+            ..Login::default()
+        }
+    }
+
     fn check(&mut self, out: &mut Out) -> Flow {
         self.step = Step::Checking;
         out.perform(Action::Api(ApiCall::AdminState));
+        Flow::Stay
+    }
+
+    /// The manager is not up (yet): say so once, ask again in a moment.
+    fn wait(&mut self, f: &Failure, out: &mut Out) -> Flow {
+        if !self.waited {
+            self.waited = true;
+            log::info!("console: waiting for the manager: {}", f.message);
+            out.say(WAITING);
+        }
+        self.step = Step::Waiting;
+        out.perform(Action::Sleep(RETRY));
         Flow::Stay
     }
 

@@ -1,6 +1,6 @@
 //! The numbered menu and what each number opens.
 
-use super::{admin_networks, mx, network, password, power, status, tools, Screen};
+use super::{admin_networks, firmware, mx, network, password, power, status, tools, Screen};
 
 /// The menu, as printed after the login and on `?` or an empty line.
 pub(super) const MENU: &str = concat!(
@@ -45,7 +45,7 @@ pub(super) fn choose(line: &str) -> Choice {
         "5" => Box::new(password::ResetPassword::default()),
         "6" => Box::new(admin_networks::AdminNetworks::default()),
         "7" => Box::new(mx::MxRecords::default()),
-        "8" => Box::new(power::Firmware),
+        "8" => Box::new(firmware::Firmware::default()),
         "9" => Box::new(power::Confirm::reboot()),
         "10" => Box::new(power::Confirm::shutdown()),
         "11" => Box::new(power::FactoryReset),

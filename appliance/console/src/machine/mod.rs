@@ -8,6 +8,7 @@
 //! [`Console`] runs the login, the menu prompt and the screen in front.
 
 mod admin_networks;
+mod firmware;
 mod login;
 mod menu;
 mod mx;
@@ -22,6 +23,8 @@ mod types;
 mod tests;
 
 use std::time::Duration;
+
+use model::control::{ControlRequest, ControlResponse};
 
 pub use types::{Action, ApiCall, Failure, Outcome, Secret};
 
@@ -83,6 +86,8 @@ enum Flow {
     Menu,
     /// The admin is now logged in: show the menu.
     LoggedIn,
+    /// Recovery mode, the manager answers: set a new password, no login.
+    Recover,
 }
 
 /// One screen of the console: the login or a menu entry.
@@ -128,6 +133,8 @@ impl Out {
 enum Phase {
     /// Before [`Input::Start`], or after the session ended.
     Ended,
+    /// Asking the supervisor for the firmware version, for the header.
+    Starting,
     /// Not logged in: the login (or first-boot) screen.
     LoggedOut(Box<dyn Screen + Send>),
     /// Logged in, at the menu prompt.
@@ -140,6 +147,7 @@ enum Phase {
 /// log-out or a hang-up, so nothing carries over to the next person).
 #[derive(Debug)]
 pub struct Console {
+    /// The recovery screen is still to come.
     recovery: bool,
     phase: Phase,
     menu_shown: bool,
@@ -195,20 +203,35 @@ impl Console {
         }
     }
 
+    /// The header names the running firmware, which only the supervisor
+    /// knows (from `/etc/filterbox-release`): ask it first.
     fn start(&mut self, out: &mut Out) {
-        out.say(&format!("filterbox {} serial console", model::VERSION));
-        if self.recovery {
-            out.say("Recovery mode: no login; set a new admin password.");
-            out.say("Ctrl-C skips to the menu and keeps the old password.");
-            let screen = password::ResetPassword::recovery();
-            self.open(Box::new(screen), out);
-        } else {
-            self.open_login(out);
+        self.phase = Phase::Starting;
+        out.perform(Action::Control(ControlRequest::Status));
+    }
+
+    /// The supervisor's status came (or not): the header, then the login.
+    /// Without a supervisor (a console run by hand) no version is shown
+    /// rather than a wrong one, and the console goes on.
+    fn started(&mut self, outcome: Outcome, out: &mut Out) {
+        match outcome {
+            Outcome::Control(ControlResponse::Status(s)) => {
+                out.say(&format!("filterbox {} serial console", s.version))
+            }
+            other => {
+                let why = match other {
+                    Outcome::Failed(f) => f.message,
+                    other => format!("unexpected answer {other:?}"),
+                };
+                log::info!("console: no firmware version from the supervisor: {why}");
+                out.say("filterbox serial console");
+            }
         }
+        self.open_login(out);
     }
 
     fn open_login(&mut self, out: &mut Out) {
-        let mut screen = login::Login::default();
+        let mut screen = login::Login::new(self.recovery);
         let flow = screen.start(out);
         self.phase = Phase::LoggedOut(Box::new(screen));
         self.after(flow, out);
@@ -228,6 +251,7 @@ impl Console {
     fn idle(&mut self, out: &mut Out) {
         match self.phase {
             Phase::Ended => self.end(out),
+            Phase::Starting => {}
             Phase::LoggedOut(_) => {
                 out.say("");
                 self.open_login(out);
@@ -243,7 +267,9 @@ impl Console {
     fn interrupt(&mut self, out: &mut Out) {
         match self.phase {
             Phase::Ended => self.end(out),
-            // At the login, Ctrl-C just gives a fresh prompt.
+            Phase::Starting => {}
+            // At the login, Ctrl-C just gives a fresh prompt (and while
+            // waiting for the box to start, asks again at once).
             Phase::LoggedOut(_) => self.open_login(out),
             Phase::Menu | Phase::Screen(_) => {
                 out.say("Cancelled.");
@@ -263,6 +289,7 @@ impl Console {
     fn line(&mut self, line: &str, out: &mut Out) {
         let flow = match &mut self.phase {
             Phase::Ended => return self.end(out),
+            Phase::Starting => return,
             Phase::Menu => return self.choose(line, out),
             Phase::LoggedOut(screen) | Phase::Screen(screen) => screen.line(line, out),
         };
@@ -272,6 +299,7 @@ impl Console {
     fn done(&mut self, outcome: Outcome, out: &mut Out) {
         let flow = match &mut self.phase {
             Phase::LoggedOut(screen) | Phase::Screen(screen) => screen.done(outcome, out),
+            Phase::Starting => return self.started(outcome, out),
             // Nothing asked for this result: ignore it.
             Phase::Ended | Phase::Menu => return,
         };
@@ -286,6 +314,12 @@ impl Console {
                 log::info!("console: admin logged in");
                 self.menu_shown = false;
                 self.menu(out);
+            }
+            Flow::Recover => {
+                self.recovery = false;
+                out.say("Recovery mode: no login; set a new admin password.");
+                out.say("Ctrl-C skips to the menu and keeps the old password.");
+                self.open(Box::new(password::ResetPassword::recovery()), out);
             }
         }
     }

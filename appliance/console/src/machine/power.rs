@@ -1,4 +1,4 @@
-//! Menu entries 8 to 11: firmware, reboot, shut down, factory reset.
+//! Menu entries 9 to 11: reboot, shut down, factory reset.
 
 use model::control::{ControlRequest, ControlResponse};
 
@@ -6,42 +6,6 @@ use super::{unexpected, yes_no, Action, Flow, Out, Outcome, Screen};
 
 /// What must be typed to confirm a factory reset.
 const FACTORY_RESET_WORDS: &str = "factory reset";
-
-/// Firmware version and boot slot. Updates arrive with a later issue.
-#[derive(Debug)]
-pub(super) struct Firmware;
-
-impl Screen for Firmware {
-    fn start(&mut self, out: &mut Out) -> Flow {
-        out.perform(Action::Control(ControlRequest::Status));
-        Flow::Stay
-    }
-
-    fn line(&mut self, _line: &str, _out: &mut Out) -> Flow {
-        Flow::Stay
-    }
-
-    fn done(&mut self, outcome: Outcome, out: &mut Out) -> Flow {
-        match outcome {
-            Outcome::Control(ControlResponse::Status(s)) => {
-                let slot = s.boot_slot.map_or_else(
-                    || "not booted from a firmware slot".to_string(),
-                    |slot| format!("running from boot slot {slot}"),
-                );
-                out.say(&format!("Firmware version {}, {slot}.", s.version));
-            }
-            other => {
-                out.say(&format!(
-                    "Firmware version {} (this console).",
-                    model::VERSION
-                ));
-                unexpected("Cannot get the boot slot", &other, out);
-            }
-        }
-        out.say("Firmware updates: not available in this version.");
-        Flow::Menu
-    }
-}
 
 /// Reboot or shut down after a y/n confirmation.
 #[derive(Debug)]

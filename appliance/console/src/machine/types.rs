@@ -35,6 +35,10 @@ pub enum Action {
     Control(ControlRequest),
     /// Read the host name and network settings from `system.json`.
     ReadSettings,
+    /// Wait this long, then answer [`Outcome::Ok`] (between two looks at
+    /// an install's progress, or at a box still starting). On a terminal,
+    /// Ctrl-C typed meanwhile ends the wait as [`Input::Interrupt`](super::Input::Interrupt).
+    Sleep(std::time::Duration),
     /// `ping -c 3 -W 2 HOST`; the host is already validated.
     Ping(String),
     /// Connect to an SMTP server, read the banner, EHLO, QUIT.
@@ -74,14 +78,26 @@ pub struct Failure {
     pub status: Option<u16>,
     /// What went wrong.
     pub message: String,
+    /// Nothing answered (no socket, connection refused, no answer in time):
+    /// on a box that is still starting, worth waiting for.
+    pub unreachable: bool,
 }
 
 impl Failure {
-    /// A failure without an HTTP status (cannot connect, timeout, ...).
+    /// A failure without an HTTP status (a bad answer, a tool that did not run, ...).
     pub fn new(message: impl Into<String>) -> Failure {
         Failure {
             status: None,
             message: message.into(),
+            unreachable: false,
+        }
+    }
+
+    /// The manager or the supervisor did not answer at all.
+    pub fn unreachable(message: impl Into<String>) -> Failure {
+        Failure {
+            unreachable: true,
+            ..Failure::new(message)
         }
     }
 }

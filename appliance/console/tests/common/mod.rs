@@ -25,6 +25,14 @@ pub struct TestBox {
 impl TestBox {
     /// A box whose manager locks password checks after `max_failures` for `lockout`.
     pub fn start(max_failures: u32, lockout: Duration) -> TestBox {
+        let mut b = TestBox::unstarted();
+        b.start_manager(max_failures, lockout);
+        b
+    }
+
+    /// A box whose manager is not up yet (as the console finds a box that
+    /// is still starting).
+    pub fn unstarted() -> TestBox {
         let dir = tempfile::tempdir().unwrap();
         let mut config = SystemConfig {
             hostname: "box.example.test".into(),
@@ -33,6 +41,15 @@ impl TestBox {
         config.manager.http_listen = Some("127.0.0.1:0".into());
         config.manager.mta_inject = Endpoint::Unix("no-mta.sock".into());
         config.write(dir.path()).unwrap();
+        TestBox {
+            manager: None,
+            config: config.resolve(dir.path()),
+            dir,
+        }
+    }
+
+    /// Starts the manager, locking password checks after `max_failures` for `lockout`.
+    pub fn start_manager(&mut self, max_failures: u32, lockout: Duration) {
         let options = ManagerOptions {
             lockout: LockoutPolicy {
                 max_failures,
@@ -40,12 +57,8 @@ impl TestBox {
                 max_lockout: lockout,
             },
         };
-        let manager = Manager::start_with(&config, dir.path(), options).unwrap();
-        TestBox {
-            manager: Some(manager),
-            config: config.resolve(dir.path()),
-            dir,
-        }
+        let config = SystemConfig::load(self.dir.path()).unwrap();
+        self.manager = Some(Manager::start_with(&config, self.dir.path(), options).unwrap());
     }
 
     pub fn api(&self) -> ApiClient {

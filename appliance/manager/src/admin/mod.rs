@@ -158,6 +158,13 @@ impl Admin {
         Err(AdminError::Refused("wrong admin password"))
     }
 
+    /// True when `caller` may administer the box (install firmware): a TCP
+    /// client (its API token was checked) or root or the manager's own user
+    /// on the unix socket; not the other roles sharing that socket.
+    pub fn administers(&self, caller: &Caller) -> bool {
+        matches!(caller, Caller::Tcp(_)) || at_the_box(caller, self.own_uid)
+    }
+
     fn lock(&self) -> MutexGuard<'_, Throttle> {
         // The throttle is always consistent between calls; a panic in one
         // check must not disable checking.

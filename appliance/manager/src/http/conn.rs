@@ -130,6 +130,9 @@ fn serve_request<S: Socket>(s: &mut S, ctx: &Context<'_>) -> io::Result<()> {
         );
     }
     let mut body = buf.split_off(used);
+    if ctx.router.streams_body(&head.method, &head.target) {
+        return serve_stream(s, ctx, &head, body, length);
+    }
     // `length` is at most MAX_BODY (checked by admit), so it fits in usize.
     let length = length as usize;
     body.truncate(length);
@@ -163,6 +166,87 @@ fn serve_request<S: Socket>(s: &mut S, ctx: &Context<'_>) -> io::Result<()> {
         response.status
     );
     write_response(s, &response)
+}
+
+/// Serves a request whose body goes to its handler as it arrives (a
+/// firmware upload): each read waits at most [`STREAM_IDLE`], not a total
+/// deadline. What the handler left unread is read and dropped after the
+/// answer, so the client sees the answer instead of a reset.
+fn serve_stream<S: Socket>(
+    s: &mut S,
+    ctx: &Context<'_>,
+    head: &super::parse::Head,
+    mut prefix: Vec<u8>,
+    length: u64,
+) -> io::Result<()> {
+    prefix.truncate(usize::try_from(length).unwrap_or(usize::MAX));
+    if head.expects_continue() && (prefix.len() as u64) < length {
+        s.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
+    }
+    let mut body = StreamBody {
+        socket: s,
+        prefix: io::Cursor::new(prefix),
+        remaining: length,
+        stop: ctx.stop,
+    };
+    let response = ctx
+        .router
+        .handle_stream(&head.target, &mut body, length, &ctx.caller);
+    let left = body.remaining;
+    log::info!(
+        "{}: {} {} ({length} bytes) -> {}",
+        ctx.caller,
+        head.method,
+        path_of(&head.target),
+        response.status
+    );
+    write_response(s, &response)?;
+    let deadline = Instant::now() + STREAM_DRAIN_TIMEOUT;
+    let mut sink = Vec::new();
+    let mut drained = 0u64;
+    while drained < left {
+        sink.clear();
+        let want = (left - drained).min(READ_CHUNK as u64) as usize;
+        match read_some(s, &mut sink, want, deadline, ctx.stop)? {
+            0 => break,
+            n => drained += n as u64,
+        }
+    }
+    Ok(())
+}
+
+/// Longest wait for one read of a streamed body.
+const STREAM_IDLE: Duration = Duration::from_secs(60);
+/// Longest time spent dropping a streamed body the handler refused.
+const STREAM_DRAIN_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// A request body read from the socket as the handler asks for it: first
+/// what came with the head, then the socket, never past `Content-Length`.
+struct StreamBody<'a, S: Socket> {
+    socket: &'a mut S,
+    prefix: io::Cursor<Vec<u8>>,
+    remaining: u64,
+    stop: &'a AtomicBool,
+}
+
+impl<S: Socket> Read for StreamBody<'_, S> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let want = buf
+            .len()
+            .min(usize::try_from(self.remaining).unwrap_or(usize::MAX));
+        if want == 0 {
+            return Ok(0);
+        }
+        let mut n = self.prefix.read(&mut buf[..want])?;
+        if n == 0 {
+            let mut chunk = Vec::with_capacity(want);
+            let deadline = Instant::now() + STREAM_IDLE;
+            n = read_some(self.socket, &mut chunk, want, deadline, self.stop)?;
+            buf[..n].copy_from_slice(&chunk);
+        }
+        self.remaining -= n as u64;
+        Ok(n)
+    }
 }
 
 /// The path of a target, for logs (query values may be long).

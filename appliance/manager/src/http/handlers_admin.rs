@@ -1,6 +1,6 @@
 //! The admin account and admin networks routes.
 
-use model::api::{AdminNetworks, SetPassword, VerifyPassword};
+use model::api::{AdminNetworks, AdminToken, SetPassword, VerifyPassword};
 
 use super::input::{invalid, json, Handled, Params};
 use super::response::Response;
@@ -25,6 +25,20 @@ pub(super) fn verify(r: &Router, p: &Params, body: &[u8]) -> Handled {
     let req: VerifyPassword = json(body)?;
     r.admin.verify(&r.store, &req.password)?;
     Ok(Response::no_content())
+}
+
+/// The API token for the right admin password (throttled like `verify`).
+pub(super) fn token(r: &Router, p: &Params, body: &[u8]) -> Handled {
+    p.only(&[])?;
+    let req: VerifyPassword = json(body)?;
+    r.admin.verify(&r.store, &req.password)?;
+    log::info!("admin login: API token handed out");
+    Ok(Response::json(
+        200,
+        &AdminToken {
+            token: r.token().to_string(),
+        },
+    ))
 }
 
 pub(super) fn networks(r: &Router, p: &Params) -> Handled {

@@ -10,6 +10,7 @@ pub mod auth;
 mod conn;
 mod handlers;
 mod handlers_admin;
+mod handlers_firmware;
 mod input;
 mod parse;
 pub mod response;

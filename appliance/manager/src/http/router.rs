@@ -11,6 +11,7 @@ use model::id::is_valid_id;
 use super::auth::bearer_matches;
 use super::handlers;
 use super::handlers_admin as admin;
+use super::handlers_firmware as firmware;
 use super::input::Params;
 use super::response::Response;
 use crate::admin::throttle::LockoutPolicy;
@@ -23,6 +24,16 @@ use crate::store::Store;
 /// largest size, base64-encoded inside JSON, fits with room to spare.
 pub const MAX_BODY: u64 = 64 * 1024 * 1024;
 
+/// Largest firmware upload: streamed, never held; the supervisor refuses
+/// what does not fit the slot (192 MiB) anyway.
+pub const MAX_UPLOAD: u64 = 1024 * 1024 * 1024;
+
+/// The route whose body is streamed instead of read first.
+const UPLOAD_PATH: &str = "/api/v1/firmware/upload";
+
+/// The admin's login: open on TCP without a token (it hands the token out).
+const TOKEN_PATH: &str = "/api/v1/admin/token";
+
 /// What the API serves, with what it needs to serve it.
 pub struct Router {
     pub(super) store: Arc<Store>,
@@ -31,6 +42,13 @@ pub struct Router {
     /// The supervisor's control socket, for the box's status.
     pub(super) control_socket: Option<std::path::PathBuf>,
     token: String,
+}
+
+impl Router {
+    /// The bearer token TCP clients present.
+    pub(super) fn token(&self) -> &str {
+        &self.token
+    }
 }
 
 /// A path the API knows, with its decoded parameter.
@@ -51,9 +69,13 @@ enum Route {
     Admin,
     AdminPassword,
     AdminVerify,
+    AdminToken,
     AdminNetworks,
     Stats,
     System,
+    Firmware,
+    FirmwareUpload,
+    FirmwareUrl,
 }
 
 impl Route {
@@ -80,9 +102,13 @@ impl Route {
             ["admin"] => Route::Admin,
             ["admin", "password"] => Route::AdminPassword,
             ["admin", "verify"] => Route::AdminVerify,
+            ["admin", "token"] => Route::AdminToken,
             ["settings", "admin-networks"] => Route::AdminNetworks,
             ["stats"] => Route::Stats,
             ["system"] => Route::System,
+            ["firmware"] => Route::Firmware,
+            ["firmware", "upload"] => Route::FirmwareUpload,
+            ["firmware", "url"] => Route::FirmwareUrl,
             _ => return None,
         };
         Some(route)
@@ -97,10 +123,15 @@ impl Route {
             | Route::QuarantineMessage(_)
             | Route::Admin
             | Route::Stats
-            | Route::System => "GET",
+            | Route::System
+            | Route::Firmware => "GET",
             Route::Domains | Route::Users | Route::Quarantine | Route::Tracking => "GET, POST",
             Route::Domain(_) | Route::User(_) | Route::QuarantineItem(_) => "GET, DELETE",
-            Route::QuarantineRelease(_) | Route::AdminVerify => "POST",
+            Route::QuarantineRelease(_)
+            | Route::AdminVerify
+            | Route::AdminToken
+            | Route::FirmwareUpload
+            | Route::FirmwareUrl => "POST",
             Route::AdminPassword => "PUT",
             Route::AdminNetworks => "GET, PUT",
         }
@@ -154,21 +185,52 @@ impl Router {
         caller: &Caller,
     ) -> Result<(), Response> {
         let path = target.split('?').next().unwrap_or_default();
-        if !caller.is_local() && path != "/health" && !bearer_matches(authorization, &self.token) {
+        // The admin's login (`/admin/token`) is how a remote client gets the token.
+        let open = path == "/health" || path == TOKEN_PATH;
+        if !caller.is_local() && !open && !bearer_matches(authorization, &self.token) {
             return Err(Response::error(
                 401,
                 "unauthorized",
                 "send Authorization: Bearer with the API token (the api-token file in the data directory)",
             ));
         }
-        if content_length > MAX_BODY {
+        let max = if path == UPLOAD_PATH {
+            MAX_UPLOAD
+        } else {
+            MAX_BODY
+        };
+        if content_length > max {
             return Err(Response::error(
                 413,
                 "too_large",
-                format!("request body of {content_length} bytes is over the limit of {MAX_BODY}"),
+                format!("request body of {content_length} bytes is over the limit of {max}"),
             ));
         }
         Ok(())
+    }
+
+    /// True for the request whose body is streamed to its handler
+    /// ([`Router::handle_stream`]) instead of being read first: a firmware
+    /// upload.
+    pub fn streams_body(&self, method: &str, target: &str) -> bool {
+        method == "POST" && target.split('?').next() == Some(UPLOAD_PATH)
+    }
+
+    /// Answers a request whose body of `length` bytes is read from `body`
+    /// as the handler goes (see [`Router::streams_body`]).
+    pub fn handle_stream(
+        &self,
+        target: &str,
+        body: &mut dyn std::io::Read,
+        length: u64,
+        caller: &Caller,
+    ) -> Response {
+        let query = target.split_once('?').map_or("", |(_, q)| q);
+        let params = match Params::parse(query) {
+            Ok(p) => p,
+            Err(r) => return r,
+        };
+        firmware::upload(self, &params, body, length, caller).unwrap_or_else(|error| error)
     }
 
     /// Answers one admitted request from `caller`.
@@ -227,10 +289,17 @@ impl Router {
             ("GET", R::Admin) => admin::state(self, p),
             ("PUT", R::AdminPassword) => admin::set_password(self, p, body, caller),
             ("POST", R::AdminVerify) => admin::verify(self, p, body),
+            ("POST", R::AdminToken) => admin::token(self, p, body),
             ("GET", R::AdminNetworks) => admin::networks(self, p),
             ("PUT", R::AdminNetworks) => admin::set_networks(self, p, body),
             ("GET", R::Stats) => handlers::stats(self, p),
             ("GET", R::System) => handlers::system(self, p),
+            ("GET", R::Firmware) => firmware::status(self, p),
+            ("POST", R::FirmwareUpload) => {
+                let mut reader = body;
+                firmware::upload(self, p, &mut reader, body.len() as u64, caller)
+            }
+            ("POST", R::FirmwareUrl) => firmware::url(self, p, body, caller),
             _ => {
                 let mut r = Response::error(
                     405,

@@ -289,3 +289,34 @@ fn stats_count_posted_events() {
     assert_eq!(hours[23]["counters"], want);
     assert_eq!(call(&r, "GET", "/api/v1/stats?hours=2", Value::Null).0, 422);
 }
+
+#[test]
+fn the_admin_password_buys_the_api_token_on_tcp() {
+    let (_d, r) = router();
+    let token = |password: &str| {
+        send(
+            &r,
+            "POST",
+            "/api/v1/admin/token",
+            json!({ "password": password }),
+            &TCP,
+        )
+    };
+    // The login is open on TCP without a token; nothing else is.
+    assert!(r.admit("/api/v1/admin/token", None, 0, &TCP).is_ok());
+    assert_eq!(
+        r.admit("/api/v1/admin/verify", None, 0, &TCP)
+            .unwrap_err()
+            .status,
+        401
+    );
+    let (resp, v) = token("anything at all");
+    assert_eq!((resp.status, code(&v)), (409, "conflict"), "{v}");
+    let (status, _) = put_password(&r, json!({ "password": "correct horse" }), &ROOT);
+    assert_eq!(status, 204);
+    let (resp, v) = token("wrong horse!");
+    assert_eq!(resp.status, 401, "{v}");
+    assert!(v.get("token").is_none());
+    let (resp, v) = token("correct horse");
+    assert_eq!((resp.status, v), (200, json!({ "token": "secret-token" })));
+}

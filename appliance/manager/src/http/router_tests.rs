@@ -326,3 +326,6 @@ mod quarantine;
 
 #[path = "router_admin_tests.rs"]
 mod admin;
+
+#[path = "router_firmware_tests.rs"]
+mod firmware;

@@ -6,7 +6,9 @@
 //! the whole session a deadline; running out gives `421 4.4.2`. On shutdown
 //! an idle session gets `421 4.3.0` at once, a session in the middle of a
 //! message may finish it within [`SHUTDOWN_GRACE`]. Log lines carry the
-//! session id and never message contents.
+//! session id and never message contents; connect and disconnect are debug
+//! lines, and a session that did something gets one info line at its end
+//! (see [`summary`](super::summary)).
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -20,6 +22,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::filter::FilterLink;
+use super::summary::{summary, End};
 use super::{queueing, Mode, Shared};
 use crate::session::{Ask, Reply, Session, Step, Verdict};
 use crate::tracking::event;
@@ -64,6 +67,7 @@ fn next_session_id() -> String {
 enum Input {
     Bytes(usize),
     Closed,
+    Failed,
     TimedOut,
     ShutdownStarted,
 }
@@ -79,6 +83,7 @@ struct Connection {
     /// Queue id and sender of the open transaction, for tracking refusals.
     transaction: Option<(String, String)>,
     shutting_down: bool,
+    timed_out: bool,
 }
 
 /// Serves one connection until the client quits, times out, or shutdown.
@@ -90,7 +95,7 @@ pub(crate) async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let sid = next_session_id();
-    log::info!("{sid}: connect from {peer}");
+    log::debug!("{sid}: connect from {peer}");
     let filter = FilterLink::new(
         shared.milter.clone(),
         mode,
@@ -107,9 +112,19 @@ pub(crate) async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
         filter,
         transaction: None,
         shutting_down: false,
+        timed_out: false,
     };
     let end = conn.run(&mut stream, &mut shutdown).await;
-    log::info!("{}: disconnect: {end}", conn.sid);
+    log::debug!("{}: disconnect: {end}", conn.sid);
+    let session = &conn.session;
+    let (level, line) = summary(
+        &conn.sid,
+        &conn.peer,
+        session.helo_name(),
+        session.activity(),
+        end,
+    );
+    log::log!(level, "{line}");
     conn.filter.quit().await;
 }
 
@@ -118,12 +133,12 @@ impl Connection {
         &mut self,
         stream: &mut S,
         shutdown: &mut watch::Receiver<bool>,
-    ) -> &'static str {
+    ) -> End {
         let deadline = Instant::now() + SESSION_DEADLINE;
         let mut buf = vec![0u8; READ_CHUNK];
         // The banner first: a slow filter must not delay it (health checks read it).
         if self.flush(stream).await.is_err() {
-            return "write failed";
+            return End::WriteFailed;
         }
         self.filter.open().await;
         loop {
@@ -131,12 +146,14 @@ impl Connection {
                 Step::NeedInput => {
                     if let Err(e) = self.flush(stream).await {
                         log::info!("{}: write failed: {e}", self.sid);
-                        return "write failed";
+                        return End::WriteFailed;
                     }
                     match self.read(stream, shutdown, deadline, &mut buf).await {
                         Input::Bytes(n) => self.session.feed(&buf[..n]),
-                        Input::Closed => return "client closed the connection",
+                        Input::Closed => return End::ClientClosed,
+                        Input::Failed => return End::ReadFailed,
                         Input::TimedOut => {
+                            self.timed_out = true;
                             self.session
                                 .close_with(Reply::new(421, "4.4.2", "timeout exceeded"))
                         }
@@ -150,10 +167,12 @@ impl Connection {
                 }
                 Step::Close => {
                     let _ = self.flush(stream).await;
-                    return if self.shutting_down {
-                        "shutdown"
+                    return if self.timed_out {
+                        End::TimedOut
+                    } else if self.shutting_down {
+                        End::Shutdown
                     } else {
-                        "closed"
+                        End::Quit
                     };
                 }
             }
@@ -205,7 +224,7 @@ impl Connection {
                 Ok(Ok(n)) => Input::Bytes(n),
                 Ok(Err(e)) => {
                     log::info!("{}: read failed: {e}", self.sid);
-                    Input::Closed
+                    Input::Failed
                 }
                 Err(_) => {
                     log::info!("{}: timeout", self.sid);

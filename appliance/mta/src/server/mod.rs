@@ -13,6 +13,7 @@ mod connection;
 mod filter;
 mod inherited;
 mod queueing;
+mod summary;
 #[cfg(test)]
 mod tests;
 

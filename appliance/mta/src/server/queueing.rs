@@ -164,7 +164,7 @@ fn received(txn: &Transaction, peer: &Peer, hostname: &str, now: u64) -> Field {
 }
 
 /// The HELO name as it may appear in a header: anything unusual becomes `_`.
-fn clean_helo(helo: &str) -> String {
+pub(super) fn clean_helo(helo: &str) -> String {
     let cleaned: String = helo
         .chars()
         .map(|c| {

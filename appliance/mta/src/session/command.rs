@@ -27,7 +27,10 @@ impl Session {
         match request {
             Request::Ehlo { host } => self.helo(host, true),
             Request::Helo { host } => self.helo(host, false),
-            Request::Mail { from } => self.mail(from),
+            Request::Mail { from } => {
+                self.activity.mail_commands += 1;
+                self.mail(from)
+            }
             Request::Rcpt { to } => self.rcpt(to),
             Request::Data => self.data(),
             Request::Rset => {

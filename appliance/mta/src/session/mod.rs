@@ -99,6 +99,20 @@ pub struct Transaction {
     pub body: Vec<u8>,
 }
 
+/// What a session did, counted for the one line logged at its end (a
+/// session that only read the banner, like a health probe, is not worth one).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Activity {
+    /// MAIL commands received, refused ones included.
+    pub mail_commands: u32,
+    /// Messages acknowledged at the end of DATA (2xx).
+    pub accepted: u32,
+    /// Messages refused at the end of DATA (by the filter, a cap, storage).
+    pub refused: u32,
+    /// Replies 4xx/5xx sent, whatever the command.
+    pub error_replies: u32,
+}
+
 /// The open transaction between MAIL and the end of DATA.
 #[derive(Debug)]
 struct Envelope {
@@ -142,6 +156,7 @@ pub struct Session {
     shutting_down: bool,
     /// A transaction ended without a message; reported once as a step.
     aborted: bool,
+    activity: Activity,
 }
 
 impl Session {
@@ -156,6 +171,7 @@ impl Session {
             envelope: None,
             shutting_down: false,
             aborted: false,
+            activity: Activity::default(),
             config,
         };
         let banner = format!("{} ESMTP filterbox", session.config.hostname);
@@ -176,6 +192,16 @@ impl Session {
     /// True while the client is sending the message text (after 354).
     pub fn in_data(&self) -> bool {
         matches!(self.phase, Phase::Data(_))
+    }
+
+    /// What the session did so far.
+    pub fn activity(&self) -> &Activity {
+        &self.activity
+    }
+
+    /// The name the client gave with its last accepted EHLO/HELO.
+    pub fn helo_name(&self) -> Option<&str> {
+        self.helo.as_ref().map(|(name, _)| name.as_str())
     }
 
     /// Graceful shutdown: the next command is answered `421 4.3.0` and the
@@ -265,10 +291,18 @@ impl Session {
     pub fn message_done(&mut self, reply: Reply) {
         debug_assert!(matches!(self.phase, Phase::Pending(Pending::Message)));
         self.phase = Phase::Command;
+        if reply.code < 400 {
+            self.activity.accepted += 1;
+        } else {
+            self.activity.refused += 1;
+        }
         self.reply(reply);
     }
 
     fn reply(&mut self, reply: Reply) {
+        if reply.code >= 400 {
+            self.activity.error_replies += 1;
+        }
         reply.write_to(&mut self.output);
     }
 
@@ -308,6 +342,9 @@ impl Session {
         };
         let outcome = receiver.finish();
         let envelope = self.envelope.take()?;
+        if outcome.too_big || outcome.line_too_long {
+            self.activity.refused += 1;
+        }
         if outcome.too_big {
             self.aborted = true;
             self.reply(Reply::new(

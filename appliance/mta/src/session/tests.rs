@@ -68,6 +68,9 @@ impl Driver {
                 )))
             }
             Ask::Mail { .. } | Ask::Rcpt { .. } => self.session.decide(Verdict::Accept),
+            Ask::Message(t) if t.sender.contains("refused") => self
+                .session
+                .message_done(Reply::new(550, "5.7.1", "refused by the filter")),
             Ask::Message(_) => {
                 self.session
                     .message_done(Reply::new(250, "2.0.0", "Ok: queued as TEST"))
@@ -282,6 +285,8 @@ fn oversized_message_is_drained_and_refused() {
          552 5.3.4 message size exceeds fixed maximum message size\r\n221 2.0.0 Bye\r\n"
     );
     assert!(d.messages().is_empty() && d.closed);
+    let a = d.session.activity();
+    assert_eq!((a.mail_commands, a.accepted, a.refused), (1, 0, 1));
 }
 
 #[test]
@@ -362,5 +367,39 @@ fn close_with_ends_the_session() {
     assert_eq!(
         String::from_utf8(d.session.take_output()).unwrap(),
         "421 4.4.2 timeout exceeded\r\n"
+    );
+}
+
+#[test]
+fn activity_counts_mail_commands_messages_and_error_replies() {
+    // A health probe: banner, QUIT. Nothing worth logging.
+    let mut d = Driver::new();
+    d.send(b"QUIT\r\n");
+    assert!(d.closed);
+    assert_eq!(d.session.activity(), &Activity::default());
+    assert_eq!(d.session.helo_name(), None);
+
+    let mut d = greeted();
+    assert_eq!(d.session.helo_name(), Some("client.test"));
+    let out = d.send(
+        b"MAIL FROM:<a@x.test>\r\nRCPT TO:<u@x.test>\r\nDATA\r\nhi\r\n.\r\n\
+          MAIL FROM:<refused@x.test>\r\nRCPT TO:<u@x.test>\r\nDATA\r\nno\r\n.\r\n\
+          MAIL FROM:<blocked@x.test>\r\nBOGUS\r\nNOOP\r\n",
+    );
+    assert!(
+        out.contains("550 5.7.1 refused by the filter\r\n")
+            && out.ends_with(
+                "550 5.7.1 blocked\r\n500 5.5.1 command unrecognized\r\n250 2.0.0 Ok\r\n"
+            ),
+        "{out}"
+    );
+    assert_eq!(
+        d.session.activity(),
+        &Activity {
+            mail_commands: 3,
+            accepted: 1,
+            refused: 1,
+            error_replies: 3,
+        }
     );
 }

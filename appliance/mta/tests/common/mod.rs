@@ -135,6 +135,11 @@ impl Client {
         (c, banner)
     }
 
+    /// This end's address (it names the session in the mta's log).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.stream.local_addr().expect("local address")
+    }
+
     /// Writes `bytes` as they are.
     pub async fn send(&mut self, bytes: &[u8]) {
         self.stream.write_all(bytes).await.expect("write");

@@ -106,7 +106,7 @@ pub fn options(dir: &Path, ip: &[&str]) -> NetOptions {
         set_hostname: false,
         udhcpc: vec!["/bin/busybox".into(), "udhcpc".into()],
         dhcp_hook: vec![exe.to_string_lossy().into_owned(), "dhcp-hook".into()],
-        ntpd: vec!["/bin/busybox".into(), "ntpd".into()],
+        timesync: vec![exe.to_string_lossy().into_owned(), "timesync".into()],
         runtime_dir: dir.join("run"),
     }
 }

@@ -5,8 +5,8 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use model::config::{ConsoleConfig, SystemConfig, SYSTEM_JSON};
-use model::network::NetworkConfig;
+use model::config::{ConsoleConfig, RoleUsers, SystemConfig, WatchdogConfig, SYSTEM_JSON};
+use model::network::{InterfaceConfig, Ipv4Config, Ipv6Config, NetworkConfig};
 
 use super::Context;
 use crate::core::Mode;
@@ -15,6 +15,12 @@ use crate::{process, SupervisorError};
 
 /// The serial console of the box, in the default configuration of init.
 const BOX_CONSOLE: &str = "/dev/ttyS0";
+/// The hardware watchdog of the box, in the default configuration of init.
+const BOX_WATCHDOG: &str = "/dev/watchdog";
+/// Where the kernel lists the network interfaces.
+const SYS_CLASS_NET: &str = "/sys/class/net";
+/// The interface DHCP runs on by default when no ethernet interface is found.
+const FALLBACK_INTERFACE: &str = "eth0";
 
 fn data_dir_error(dir: &Path) -> impl FnOnce(std::io::Error) -> SupervisorError + '_ {
     move |source| SupervisorError::DataDir {
@@ -24,15 +30,66 @@ fn data_dir_error(dir: &Path) -> impl FnOnce(std::io::Error) -> SupervisorError 
 }
 
 /// The configuration a new data directory gets: the workstation default;
-/// as init, with the serial console on ttyS0 too.
+/// as init, the box's: DHCP on the first ethernet interface (the others
+/// listed, disabled, for the console to configure), the serial console on
+/// ttyS0, the watchdog, the roles' own users, and SMTP (25), submission
+/// (587) and the API (8080) on every address.
 pub(crate) fn default_config(mode: Mode) -> SystemConfig {
     let mut config = SystemConfig::default();
     if mode == Mode::Init {
+        config.network = Some(default_network(&ethernet_interfaces(Path::new(
+            SYS_CLASS_NET,
+        ))));
         config.console = Some(ConsoleConfig {
             tty: BOX_CONSOLE.into(),
         });
+        config.watchdog = Some(WatchdogConfig {
+            device: BOX_WATCHDOG.into(),
+            interval_secs: 5,
+        });
+        config.users = Some(RoleUsers::default());
+        config.mta.smtp_listen = "0.0.0.0:25".into();
+        config.mta.submission_listen = Some("0.0.0.0:587".into());
+        config.manager.http_listen = Some("0.0.0.0:8080".into());
     }
     config
+}
+
+/// DHCP on the first of `interfaces` (or on [`FALLBACK_INTERFACE`] when
+/// there is none), the others disabled.
+fn default_network(interfaces: &[String]) -> NetworkConfig {
+    let Some((first, others)) = interfaces.split_first() else {
+        return NetworkConfig::dhcp_on(FALLBACK_INTERFACE);
+    };
+    let mut network = NetworkConfig::dhcp_on(first);
+    network
+        .interfaces
+        .extend(others.iter().map(|name| InterfaceConfig {
+            name: name.clone(),
+            ipv4: Ipv4Config::Disabled,
+            ipv6: Ipv6Config::Disabled,
+        }));
+    network
+}
+
+/// The ethernet interfaces of devices, by name, as listed in
+/// `sys_class_net`: type 1 (ARPHRD_ETHER) with a `device` link, so not a
+/// bridge, tunnel or other virtual interface.
+fn ethernet_interfaces(sys_class_net: &Path) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(sys_class_net) else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = entries
+        .flatten()
+        .filter(|e| {
+            let dir = e.path();
+            let kind = std::fs::read_to_string(dir.join("type")).unwrap_or_default();
+            kind.trim() == "1" && dir.join("device").exists()
+        })
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
 }
 
 /// Creates the data directory (mode 0700) and a default `system.json`.
@@ -178,12 +235,62 @@ mod tests {
     }
 
     #[test]
-    fn init_gets_the_serial_console_by_default() {
-        assert_eq!(default_config(Mode::Host).console, None);
+    fn init_gets_the_box_defaults() {
+        let host = default_config(Mode::Host);
+        assert_eq!(host, SystemConfig::default());
+        let init = default_config(Mode::Init);
+        assert!(init.problems().is_empty(), "{:?}", init.problems());
+        assert_eq!(init.console.map(|c| c.tty), Some(BOX_CONSOLE.into()));
+        assert_eq!(init.watchdog.map(|w| w.device), Some(BOX_WATCHDOG.into()));
+        assert_eq!(init.users, Some(RoleUsers::default()));
+        assert_eq!(init.mta.smtp_listen, "0.0.0.0:25");
+        assert_eq!(init.mta.submission_listen.as_deref(), Some("0.0.0.0:587"));
+        assert_eq!(init.manager.http_listen.as_deref(), Some("0.0.0.0:8080"));
+        assert!(init.network.is_some(), "DHCP by default");
+    }
+
+    #[test]
+    fn dhcp_on_the_first_interface_the_others_disabled() {
+        let names = |n: &[&str]| n.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         assert_eq!(
-            default_config(Mode::Init).console.map(|c| c.tty),
-            Some(BOX_CONSOLE.into())
+            default_network(&[]),
+            NetworkConfig::dhcp_on(FALLBACK_INTERFACE)
         );
+        assert_eq!(
+            default_network(&names(&["ens3"])),
+            NetworkConfig::dhcp_on("ens3")
+        );
+        let two = default_network(&names(&["eth0", "eth1"]));
+        assert_eq!(two.interfaces.len(), 2);
+        assert_eq!(
+            two.interfaces[0],
+            NetworkConfig::dhcp_on("eth0").interfaces[0]
+        );
+        assert_eq!(two.interfaces[1].name, "eth1");
+        assert_eq!(two.interfaces[1].ipv4, Ipv4Config::Disabled);
+        assert_eq!(two.interfaces[1].ipv6, Ipv6Config::Disabled);
+    }
+
+    #[test]
+    fn ethernet_interfaces_are_devices_not_lo_or_a_bridge() {
+        let sys = tempfile::tempdir().unwrap();
+        let net = |name: &str, kind: &str, device: bool| {
+            let dir = sys.path().join(name);
+            std::fs::create_dir(&dir).unwrap();
+            std::fs::write(dir.join("type"), format!("{kind}\n")).unwrap();
+            if device {
+                std::fs::create_dir(dir.join("device")).unwrap();
+            }
+        };
+        assert!(ethernet_interfaces(sys.path()).is_empty());
+        net("lo", "772", false);
+        net("br0", "1", false);
+        net("sit0", "776", false);
+        assert!(ethernet_interfaces(sys.path()).is_empty());
+        net("ens4", "1", true);
+        net("enp0s3", "1", true);
+        assert_eq!(ethernet_interfaces(sys.path()), vec!["enp0s3", "ens4"]);
+        assert!(ethernet_interfaces(&sys.path().join("absent")).is_empty());
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //! have stopped; in host mode a reboot or factory reset is a new run.
 
 mod datadir;
+mod firmware;
 mod network;
 mod requests;
 mod units;
@@ -58,6 +59,10 @@ pub(crate) struct Context {
     pub watchdog: Option<Watchdog>,
     /// The network settings in force (applied by us), if any.
     pub network: Option<NetworkConfig>,
+    /// The firmware slots and updates.
+    pub updater: Arc<update::Updater>,
+    /// This boot was marked good (done once, when every role is healthy).
+    pub boot_marked: bool,
     signals: Signals,
     watchdog_opened: bool,
 }
@@ -97,15 +102,23 @@ impl Context {
         if let Err(e) = nix::sys::prctl::set_child_subreaper(true) {
             log::warn!("cannot become a child subreaper: {e}");
         }
+        let data_dir = args.data_dir()?;
+        let (layout, usb) = firmware::layout(mode, &data_dir);
+        let updater = Arc::new(update::Updater::new(layout));
+        if usb {
+            firmware::watch_usb(updater.clone());
+        }
         Ok(Context {
             mode,
-            data_dir: args.data_dir()?,
+            data_dir,
             args,
             exe: std::env::current_exe().map_err(SupervisorError::SelfExe)?,
             cmdline: KernelCmdline::read(),
             started: Instant::now(),
             watchdog: None,
             network: None,
+            updater,
+            boot_marked: false,
             signals,
             watchdog_opened: false,
         })
@@ -114,6 +127,7 @@ impl Context {
     /// Runs until a stop that is not a restart: in host mode a reboot or a
     /// factory reset starts everything again.
     pub async fn supervise(&mut self) -> Result<Outcome, SupervisorError> {
+        firmware::check_boot(self).await;
         loop {
             let outcome = Driver::run(self).await?;
             match outcome.finale {
@@ -132,6 +146,7 @@ impl Context {
 enum Msg {
     Event(Event),
     Network(network::Done),
+    Firmware(firmware::Done),
 }
 
 /// Why the loop woke up.
@@ -242,6 +257,7 @@ impl Driver<'_> {
                     driver.pending.push_back(event);
                 }
                 Wake::Msg(Msg::Network(done)) => actions = driver.network_done(done),
+                Wake::Msg(Msg::Firmware(done)) => driver.firmware_done(done),
                 Wake::Call(call) => driver.on_call(call).await,
                 Wake::Child => driver.reap(),
                 Wake::Signal(signal) => driver.on_stop_request(Request::Signal(signal)),

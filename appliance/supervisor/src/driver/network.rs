@@ -26,18 +26,25 @@ pub(super) struct Done {
 }
 
 /// How netconf changes the network here: busybox and the real files as
-/// init; in host mode `ip` from `PATH`, and the resolver file and the host
-/// name left alone (the files go to the data directory's `run/`).
+/// init; in host mode `ip` from `PATH`, and the resolver file, the host
+/// name and the clock left alone (the files go to the data directory's
+/// `run/`; the time client only measures).
 pub(super) fn options(ctx: &Context) -> NetOptions {
     let mut opts = NetOptions::busybox(ctx.exe.clone());
     if ctx.mode == Mode::Host {
         let run = ctx.data_dir.join("run");
         opts.ip_program = vec!["ip".into()];
         opts.udhcpc = vec!["busybox".into(), "udhcpc".into()];
-        opts.ntpd = vec!["busybox".into(), "ntpd".into()];
+        opts.timesync.push("--dry-run".into());
         opts.resolv_conf = run.join("resolv.conf");
         opts.runtime_dir = run.join("net");
         opts.set_hostname = false;
+    } else if let Ok(target) = std::fs::read_link(&opts.resolv_conf) {
+        // The box's /etc is read-only and links resolv.conf into /run:
+        // write the file the link points to (replacing the link would fail).
+        if target.is_absolute() {
+            opts.resolv_conf = target;
+        }
     }
     opts
 }

@@ -15,9 +15,15 @@ const ANSWER_WRITE_WAIT: Duration = Duration::from_secs(2);
 impl Driver<'_> {
     /// Answers one control request.
     pub(super) async fn on_call(&mut self, call: Call) {
-        let Call { request, reply } = call;
+        let Call {
+            request,
+            reply,
+            stream,
+        } = call;
         match request {
-            ControlRequest::Status => log::debug!("control request: status"),
+            ControlRequest::Status | ControlRequest::FirmwareStatus => {
+                log::debug!("control request: {}", describe(&request))
+            }
             _ => log::info!("control request: {}", describe(&request)),
         }
         let response = match request {
@@ -32,7 +38,26 @@ impl Driver<'_> {
             ControlRequest::FactoryReset => {
                 return self.stop_after_answer(Request::FactoryReset, reply).await
             }
-            ControlRequest::MarkBootGood => self.mark_boot_good(),
+            ControlRequest::MarkBootGood => return self.mark_boot_good(Some(reply)),
+            ControlRequest::FirmwareStatus => {
+                ControlResponse::Firmware(Box::new(self.ctx.updater.status()))
+            }
+            ControlRequest::InstallBundle {
+                path,
+                force,
+                reboot,
+            } => return self.install_bundle(path, force, reboot, reply),
+            ControlRequest::InstallStream {
+                force,
+                reboot,
+                source,
+                ..
+            } => {
+                if let Some(stream) = stream {
+                    self.install_stream(force, reboot, source, stream);
+                }
+                return;
+            }
         };
         let _ = reply.send(Answer {
             response,
@@ -42,7 +67,7 @@ impl Driver<'_> {
 
     fn status(&self) -> SystemStatus {
         SystemStatus {
-            version: model::VERSION.to_string(),
+            version: self.ctx.updater.version().to_string(),
             boot_slot: self.ctx.cmdline.boot_slot(),
             hostname: self.config.hostname.clone(),
             uptime_secs: self.ctx.started.elapsed().as_secs(),
@@ -56,21 +81,10 @@ impl Driver<'_> {
                     state: u.status.as_str().to_string(),
                     pid: u.pid,
                     restarts: u.restarts,
+                    rss_kib: u.pid.and_then(resident_kib),
                 })
                 .collect(),
-        }
-    }
-
-    fn mark_boot_good(&self) -> ControlResponse {
-        match self.ctx.cmdline.boot_slot() {
-            None => ControlResponse::Ok {
-                message: "no firmware slots on this system".into(),
-            },
-            Some(slot) => ControlResponse::Error {
-                message: format!(
-                    "slot {slot} cannot be marked good: this firmware has no updater yet"
-                ),
-            },
+            firmware: Some(Box::new(self.ctx.updater.status())),
         }
     }
 
@@ -103,10 +117,36 @@ impl Driver<'_> {
 fn describe(request: &ControlRequest) -> String {
     match request {
         ControlRequest::ApplyNetwork { hostname, .. } => format!("apply_network ({hostname})"),
+        ControlRequest::InstallBundle { path, force, .. } => {
+            format!("install_bundle {} (force: {force})", path.display())
+        }
+        ControlRequest::InstallStream {
+            size,
+            force,
+            source,
+            ..
+        } => format!("install_stream of {size} bytes from {source} (force: {force})"),
         other => serde_json::to_string(other)
             .unwrap_or_default()
             .trim_start_matches("{\"cmd\":\"")
             .trim_end_matches("\"}")
             .to_string(),
+    }
+}
+
+/// The resident memory of process `pid` in KiB, from `/proc/PID/status`.
+fn resident_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn resident_memory_of_a_running_process() {
+        let kib = super::resident_kib(std::process::id()).expect("this process has a VmRSS");
+        assert!(kib > 100, "{kib} KiB");
+        assert_eq!(super::resident_kib(u32::MAX), None);
     }
 }

@@ -157,7 +157,10 @@ impl Driver<'_> {
             Action::Unresponsive(name, failures) => {
                 log::error!("{name} failed {failures} liveness probes in a row; killing it")
             }
-            Action::AllHealthy => self.announce_ready(),
+            Action::AllHealthy => {
+                self.announce_ready();
+                self.boot_is_healthy();
+            }
             Action::Finished => unreachable!("handled by the loop"),
         }
     }
@@ -305,6 +308,24 @@ impl Driver<'_> {
     fn announce_ready(&self) {
         let c = &self.config;
         let mut parts = Vec::new();
+        // The box's addresses first (link-local ones aside): what its
+        // administrator types next.
+        if c.network.is_some() {
+            let addresses: Vec<String> = netconf::interfaces(c.network.as_ref())
+                .into_iter()
+                .flat_map(|i| {
+                    let name = i.name;
+                    i.addresses
+                        .into_iter()
+                        .filter(|a| !a.starts_with("fe80:"))
+                        .map(move |a| format!("address {a} on {name}"))
+                })
+                .collect();
+            if addresses.is_empty() {
+                parts.push("no address yet".to_string());
+            }
+            parts.extend(addresses);
+        }
         if c.roles.contains(&Role::Mta) {
             parts.push(format!("SMTP on {}", c.mta.smtp_listen));
             if let Some(s) = &c.mta.submission_listen {

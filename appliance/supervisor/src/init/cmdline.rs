@@ -4,8 +4,11 @@
 
 use std::path::PathBuf;
 
-/// `filterbox.data=DEVICE`: the data partition (else the GPT partition named `data`).
+/// `filterbox.data=DEVICE` or `filterbox.data=PARTNAME=NAME`: the data
+/// partition (else the GPT partition named `data`).
 pub const DATA_KEY: &str = "filterbox.data";
+/// The prefix of a data partition named by its GPT partition name.
+const PARTNAME_PREFIX: &str = "PARTNAME=";
 /// `filterbox.slot=A|B`: the root slot GRUB booted.
 pub const SLOT_KEY: &str = "filterbox.slot";
 /// `filterbox.recovery=1`: start the console in recovery mode (lost password).
@@ -50,14 +53,25 @@ impl KernelCmdline {
             .map(|(_, v)| v.as_deref().unwrap_or(""))
     }
 
-    /// The data device named on the command line (`vda4` means `/dev/vda4`).
+    /// The data device named on the command line (`vda4` means `/dev/vda4`);
+    /// `None` when it names a partition by its GPT name instead.
     pub fn data_device(&self) -> Option<PathBuf> {
         let value = self.get(DATA_KEY).filter(|v| !v.is_empty())?;
+        if value.starts_with(PARTNAME_PREFIX) {
+            return None;
+        }
         Some(if value.starts_with('/') {
             PathBuf::from(value)
         } else {
             PathBuf::from("/dev").join(value)
         })
+    }
+
+    /// The GPT name of the data partition, from `filterbox.data=PARTNAME=NAME`.
+    pub fn data_partname(&self) -> Option<&str> {
+        self.get(DATA_KEY)?
+            .strip_prefix(PARTNAME_PREFIX)
+            .filter(|name| !name.is_empty())
     }
 
     /// The booted firmware slot, if the bootloader named one.
@@ -141,5 +155,20 @@ mod tests {
         assert!(!c.recovery());
         assert_eq!(KernelCmdline::parse(""), KernelCmdline::default());
         assert_eq!(KernelCmdline::parse("filterbox.data=").data_device(), None);
+    }
+
+    #[test]
+    fn the_data_partition_can_be_named_by_its_gpt_name() {
+        let c = KernelCmdline::parse("filterbox.slot=A filterbox.data=PARTNAME=data console=ttyS0");
+        assert_eq!(c.data_device(), None);
+        assert_eq!(c.data_partname(), Some("data"));
+        assert_eq!(
+            KernelCmdline::parse("filterbox.data=vda4").data_partname(),
+            None
+        );
+        assert_eq!(
+            KernelCmdline::parse("filterbox.data=PARTNAME=").data_partname(),
+            None
+        );
     }
 }

@@ -25,47 +25,23 @@ const EXT_MAGIC: [u8; 2] = [0x53, 0xEF];
 /// superblock and more, so no tool mistakes the rest for a filesystem.
 const WIPE_BYTES: usize = 64 * 1024;
 
-/// The `KEY=VALUE` pairs of a `/sys/class/block/*/uevent` file.
-pub fn parse_uevent(text: &str) -> Vec<(String, String)> {
-    text.lines()
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
-        .collect()
-}
-
-/// The device (`/dev/DEVNAME`) of the partition called `partname`, found
-/// in the uevent files under `sys_class_block` (`/sys/class/block`).
-pub fn find_partition(sys_class_block: &Path, partname: &str) -> Option<PathBuf> {
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(sys_class_block)
-        .ok()?
-        .flatten()
-        .map(|e| e.path())
-        .collect();
-    entries.sort();
-    entries.into_iter().find_map(|dir| {
-        let text = std::fs::read_to_string(dir.join("uevent")).ok()?;
-        let fields = parse_uevent(&text);
-        let value = |key: &str| {
-            fields
-                .iter()
-                .find(|(k, _)| k == key)
-                .map(|(_, v)| v.as_str())
-        };
-        (value("DEVTYPE") == Some("partition") && value("PARTNAME") == Some(partname))
-            .then(|| value("DEVNAME").map(|d| Path::new("/dev").join(d)))
-            .flatten()
-    })
-}
-
-/// The data device: from the command line, else the partition named `data`.
+/// The data device: the one the command line names, else the partition
+/// with the GPT name it gives (`PARTNAME=NAME`), else the one named `data`.
 pub fn data_device(cmdline: &KernelCmdline) -> Result<PathBuf, SupervisorError> {
+    let partname = cmdline.data_partname().unwrap_or(DATA_PARTNAME);
     cmdline
         .data_device()
-        .or_else(|| find_partition(Path::new("/sys/class/block"), DATA_PARTNAME))
+        .or_else(|| {
+            update::blockdev::find_partition(
+                Path::new("/sys/class/block"),
+                Path::new("/dev"),
+                partname,
+            )
+        })
         .ok_or_else(|| {
             SupervisorError::Boot(format!(
-                "no data partition: no filterbox.data= on the kernel command line \
-                 and no partition named {DATA_PARTNAME}"
+                "no data partition: no device on the kernel command line \
+                 and no partition named {partname}"
             ))
         })
 }
@@ -90,12 +66,12 @@ pub fn wipe(device: &Path) -> std::io::Result<()> {
     f.sync_all()
 }
 
-/// Creates an ext4 filesystem labelled `data` (ext2 with busybox when
+/// Creates an ext4 filesystem labelled `data` (ext2 with busybox mke2fs when
 /// e2fsprogs is absent).
 pub fn make_filesystem(device: &Path) -> Result<(), SupervisorError> {
     let attempts: [&[&str]; 2] = [
         &["mkfs.ext4", "-F", "-q", "-L", DATA_PARTNAME],
-        &["busybox", "mkfs.ext2", "-L", DATA_PARTNAME],
+        &["busybox", "mke2fs", "-L", DATA_PARTNAME],
     ];
     let mut errors = Vec::new();
     for argv in attempts {
@@ -164,28 +140,6 @@ pub fn mount_data(cmdline: &KernelCmdline) -> Result<PathBuf, SupervisorError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn uevent_files_are_parsed_and_the_data_partition_found() {
-        let text = "MAJOR=253\nMINOR=4\nDEVNAME=vda4\nDEVTYPE=partition\nPARTN=4\nPARTNAME=data\n";
-        let fields = parse_uevent(text);
-        assert!(fields.contains(&("PARTNAME".into(), "data".into())));
-        assert_eq!(fields.len(), 6);
-        let sys = tempfile::tempdir().unwrap();
-        let dev = |name: &str, body: &str| {
-            std::fs::create_dir(sys.path().join(name)).unwrap();
-            std::fs::write(sys.path().join(name).join("uevent"), body).unwrap();
-        };
-        dev("vda", "MAJOR=253\nMINOR=0\nDEVNAME=vda\nDEVTYPE=disk\n");
-        dev("vda2", "DEVNAME=vda2\nDEVTYPE=partition\nPARTNAME=rootA\n");
-        dev("vda4", text);
-        assert_eq!(
-            find_partition(sys.path(), "data"),
-            Some(PathBuf::from("/dev/vda4"))
-        );
-        assert_eq!(find_partition(sys.path(), "rootB"), None);
-        assert_eq!(find_partition(&sys.path().join("none"), "data"), None);
-    }
 
     #[test]
     fn the_command_line_names_the_device_first() {

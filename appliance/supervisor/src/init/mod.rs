@@ -19,6 +19,9 @@ use crate::core::{Finale, Mode};
 use crate::driver::Context;
 use crate::{CommonArgs, Overrides, SupervisorError};
 
+/// The box's busybox, whose `ip` brings up the loopback interface.
+const BUSYBOX: &str = "/bin/busybox";
+
 /// How long a fatal boot error stays on the console before the reboot.
 const FATAL_PAUSE: Duration = Duration::from_secs(30);
 
@@ -29,6 +32,7 @@ pub async fn init() -> Result<(), SupervisorError> {
         return Err(SupervisorError::NotInit);
     }
     mounts::mount_basics();
+    loopback_up();
     // Ctrl-Alt-Del becomes SIGINT (an orderly reboot), not an instant reset.
     if let Err(e) = nix::sys::reboot::set_cad_enabled(false) {
         log::warn!("cannot turn Ctrl-Alt-Del into a signal: {e}");
@@ -55,6 +59,19 @@ pub async fn init() -> Result<(), SupervisorError> {
         logbook.flush();
     }
     finish::finish(finale, Some(&device), ctx.watchdog.as_ref())
+}
+
+/// Brings up `lo`, which the kernel starts down: the supervisor's health
+/// probes, the console and the roles reach one another through it.
+fn loopback_up() {
+    let status = std::process::Command::new(BUSYBOX)
+        .args(["ip", "link", "set", "lo", "up"])
+        .status();
+    match status {
+        Ok(s) if s.success() => {}
+        Ok(s) => log::error!("cannot bring up lo: ip link set lo up: {s}"),
+        Err(e) => log::error!("cannot bring up lo: {BUSYBOX}: {e}"),
+    }
 }
 
 /// A boot that cannot go on: said on the console, then a reboot (after

@@ -2,8 +2,11 @@
 
 use model::api::AdminState;
 
-use super::{api_error, T};
-use crate::machine::{Action, ApiCall, Failure, Input, Next, Outcome, Secret};
+use model::control::ControlRequest;
+
+use super::{api_error, status, unreachable, FIRMWARE_VERSION, T};
+use crate::machine::login::{RETRY, WAITING};
+use crate::machine::{Action, ApiCall, Console, Failure, Input, Next, Outcome, Secret};
 
 fn set_password(s: &str) -> Action {
     Action::Api(ApiCall::SetPassword(Secret::new(s)))
@@ -12,8 +15,6 @@ fn set_password(s: &str) -> Action {
 #[test]
 fn first_boot_sets_the_password_before_anything_else() {
     let mut t = T::start(false);
-    assert!(t.text.starts_with("filterbox "), "{}", t.text);
-    assert_eq!(t.action(), Action::Api(ApiCall::AdminState));
     let text = t.reply(Outcome::AdminState(AdminState {
         password_set: false,
     }));
@@ -116,18 +117,95 @@ fn login_right_wrong_and_throttled() {
 }
 
 #[test]
-fn an_unreachable_manager_is_retried_on_enter() {
+fn the_header_shows_the_firmware_version_from_the_supervisor() {
+    let mut c = Console::new(false);
+    let out = c.handle(Input::Start);
+    assert_eq!(out.text, "", "nothing before the version is known");
+    assert_eq!(
+        out.next,
+        Next::Perform(Action::Control(ControlRequest::Status))
+    );
+    let out = c.handle(Input::Done(status(&[])));
+    assert_eq!(
+        out.text,
+        format!("filterbox {FIRMWARE_VERSION} serial console\n")
+    );
+    assert_eq!(out.next, Next::Perform(Action::Api(ApiCall::AdminState)));
+
+    // No supervisor (a console run by hand): no version rather than this
+    // build's, and the console goes on to the login.
+    let mut c = Console::new(false);
+    c.handle(Input::Start);
+    let out = c.handle(Input::Done(unreachable("supervisor")));
+    assert_eq!(out.text, "filterbox serial console\n");
+    assert!(!out.text.contains(model::VERSION));
+    assert_eq!(out.next, Next::Perform(Action::Api(ApiCall::AdminState)));
+}
+
+#[test]
+fn the_console_waits_for_the_manager_then_goes_on_by_itself() {
     let mut t = T::start(false);
-    let text = t.reply(Outcome::Failed(Failure::new(
-        "cannot reach the manager at manager.sock",
-    )));
-    assert!(
-        text.contains("Cannot check the admin password: cannot reach"),
-        "{text}"
+    assert_eq!(t.reply(unreachable("manager")), format!("{WAITING}\n"));
+    assert_eq!(t.action(), Action::Sleep(RETRY));
+    assert_eq!(RETRY, std::time::Duration::from_secs(1));
+    for _ in 0..3 {
+        // Once said, the line is not repeated at every attempt.
+        assert_eq!(t.reply(Outcome::Ok), "");
+        assert_eq!(t.action(), Action::Api(ApiCall::AdminState));
+        assert_eq!(t.reply(unreachable("manager")), "");
+        assert_eq!(t.action(), Action::Sleep(RETRY));
+    }
+    t.reply(Outcome::Ok);
+    let text = t.reply(Outcome::AdminState(AdminState {
+        password_set: false,
+    }));
+    assert!(text.contains("No admin password is set yet"), "{text}");
+    t.asks("New admin password: ", false);
+
+    // Same when a password is set: straight to the login prompt.
+    let mut t = T::start(false);
+    t.reply(unreachable("manager"));
+    t.reply(Outcome::Ok);
+    t.reply(Outcome::AdminState(AdminState { password_set: true }));
+    t.asks("Admin password: ", false);
+}
+
+#[test]
+fn ctrl_c_while_waiting_asks_the_manager_again_at_once() {
+    let mut t = T::start(false);
+    t.reply(unreachable("manager"));
+    assert_eq!(t.action(), Action::Sleep(RETRY));
+    t.send(Input::Interrupt);
+    assert_eq!(t.action(), Action::Api(ApiCall::AdminState));
+    // A fresh start of the login: it says why it waits again.
+    assert_eq!(t.reply(unreachable("manager")), format!("{WAITING}\n"));
+    assert_eq!(t.action(), Action::Sleep(RETRY));
+    t.send(Input::Interrupt);
+    t.reply(Outcome::AdminState(AdminState { password_set: true }));
+    t.asks("Admin password: ", false);
+}
+
+#[test]
+fn a_manager_that_answers_with_an_error_is_retried_on_enter() {
+    let mut t = T::start(false);
+    let text = t.reply(api_error(500, "database unavailable"));
+    assert_eq!(
+        text,
+        "Cannot check the admin password: database unavailable\nPress Enter to try again: "
     );
     t.asks("Press Enter to try again: ", true);
     t.line("");
     assert_eq!(t.action(), Action::Api(ApiCall::AdminState));
+    // The manager going away mid-login is said too; Enter, then waiting.
+    t.reply(Outcome::AdminState(AdminState { password_set: true }));
+    t.line("some password");
+    let text = t.reply(Outcome::Failed(Failure::unreachable("connection reset")));
+    assert!(
+        text.contains("Cannot check the admin password: connection reset"),
+        "{text}"
+    );
+    t.line("");
+    assert_eq!(t.reply(unreachable("manager")), format!("{WAITING}\n"));
 }
 
 #[test]
@@ -144,7 +222,11 @@ fn passwords_never_show_in_debug_output() {
 #[test]
 fn recovery_mode_sets_a_new_password_without_login() {
     let mut t = T::start(true);
-    assert!(t.text.contains("Recovery mode"), "{}", t.text);
+    // The manager must be up before a password can be set: wait for it too.
+    assert_eq!(t.reply(unreachable("manager")), format!("{WAITING}\n"));
+    t.reply(Outcome::Ok);
+    let text = t.reply(Outcome::AdminState(AdminState { password_set: true }));
+    assert!(text.starts_with("Recovery mode"), "{text}");
     t.asks("New admin password: ", false);
     t.line("recovered pass");
     t.line("recovered pass");
@@ -158,6 +240,7 @@ fn recovery_mode_sets_a_new_password_without_login() {
 
     // Ctrl-C keeps the old password and still leads to the menu.
     let mut t = T::start(true);
+    t.reply(Outcome::AdminState(AdminState { password_set: true }));
     let text = t.send(Input::Interrupt);
     assert!(
         text.contains("Cancelled.") && text.contains(" 1) Status"),

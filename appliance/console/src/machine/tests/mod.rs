@@ -1,6 +1,7 @@
 //! Unit tests of the console's screens, driven through [`Console::handle`]
 //! as the terminal driver would, without a terminal.
 
+mod firmware;
 mod login;
 mod network;
 mod screens;
@@ -8,7 +9,13 @@ mod screens;
 use model::api::AdminState;
 use model::control::{ControlResponse, InterfaceStatus, ProcessStatus, SystemStatus};
 
+use model::control::ControlRequest;
+
 use super::{Action, ApiCall, Console, Failure, Input, Next, Outcome};
+
+/// The running firmware's version in the supervisor's status (on purpose
+/// not this build's `model::VERSION`).
+const FIRMWARE_VERSION: &str = "7.1.2+gtest";
 
 /// A console under test and its last answer.
 struct T {
@@ -18,7 +25,8 @@ struct T {
 }
 
 impl T {
-    /// A new session, started.
+    /// A new session, past the header (the supervisor gave its status):
+    /// asking the manager whether a password is set.
     fn start(recovery: bool) -> T {
         let mut t = T {
             c: Console::new(recovery),
@@ -26,6 +34,10 @@ impl T {
             next: Next::Exit,
         };
         t.send(Input::Start);
+        assert_eq!(t.text, "");
+        assert_eq!(t.action(), Action::Control(ControlRequest::Status));
+        t.reply(status(&[]));
+        assert_eq!(t.action(), Action::Api(ApiCall::AdminState));
         t
     }
 
@@ -95,13 +107,21 @@ fn api_error(status: u16, message: &str) -> Outcome {
     Outcome::Failed(Failure {
         status: Some(status),
         message: message.into(),
+        unreachable: false,
     })
+}
+
+/// Nothing answers at `what` (its socket is missing).
+fn unreachable(what: &str) -> Outcome {
+    Outcome::Failed(Failure::unreachable(format!(
+        "cannot reach the {what}: No such file or directory (os error 2)"
+    )))
 }
 
 /// A status as the supervisor sends it.
 fn status(addresses: &[&str]) -> Outcome {
     Outcome::Control(ControlResponse::Status(SystemStatus {
-        version: "0.1.0".into(),
+        version: FIRMWARE_VERSION.into(),
         boot_slot: Some("A".into()),
         hostname: "mx1.example.test".into(),
         uptime_secs: 2 * 86400 + 3 * 3600 + 4 * 60 + 5,
@@ -124,6 +144,8 @@ fn status(addresses: &[&str]) -> Outcome {
             state: "healthy".into(),
             pid: Some(42),
             restarts: 0,
+            rss_kib: Some(4096),
         }],
+        firmware: None,
     }))
 }
