@@ -143,6 +143,7 @@ fn stats_as_a_table_and_as_json() {
     let (m, _tcp) = start(d);
     let now = model::time::now_ms();
     let event = |kind, rcpts: &[&str]| TrackingEvent {
+        proof: Default::default(),
         time: now,
         queue_id: "Q7".into(),
         message_id: None,

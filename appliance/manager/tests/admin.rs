@@ -156,6 +156,7 @@ fn admin_networks_round_trip_and_bad_entries() {
 
 fn event(time: u64, kind: EventKind, rcpts: &[&str]) -> TrackingEvent {
     TrackingEvent {
+        proof: Default::default(),
         time,
         queue_id: "4XqQ9".into(),
         message_id: None,

@@ -14,6 +14,9 @@ use model::config::{InitialData, API_TOKEN_FILE};
 
 fn domain(name: &str) -> NewDomain {
     NewDomain {
+        provisioning: Default::default(),
+        relay_networks: Default::default(),
+        tls: Default::default(),
         name: name.into(),
         delivery: vec![DeliveryServer {
             host: "127.0.0.1".into(),
@@ -69,6 +72,7 @@ fn directory_changes_over_the_socket() {
     let c = m.unix();
     assert_eq!(
         status(c.create_user(&NewUser {
+            source: Default::default(),
             address: "u@a.test".into()
         })),
         Some(422)
@@ -79,11 +83,13 @@ fn directory_changes_over_the_socket() {
     bad.delivery[0].port = 0;
     assert_eq!(status(c.create_domain(&bad)), Some(422));
     c.create_user(&NewUser {
+        source: Default::default(),
         address: "U@a.test".into(),
     })
     .unwrap();
     assert_eq!(
         status(c.create_user(&NewUser {
+            source: Default::default(),
             address: "u@a.test".into()
         })),
         Some(409)
@@ -158,6 +164,7 @@ fn quarantine_round_trip_keeps_the_bytes() {
 
 fn event(time: u64, queue_id: &str, kind: EventKind, rcpt: &str) -> TrackingEvent {
     TrackingEvent {
+        proof: Default::default(),
         time,
         queue_id: queue_id.into(),
         message_id: Some(format!("{queue_id}@sender.test")),
@@ -236,6 +243,7 @@ fn data_survives_a_restart_and_initial_data_is_imported_once() {
     config.initial_data = InitialData {
         domains: vec![domain("example.test")],
         users: vec![NewUser {
+            source: Default::default(),
             address: "user@example.test".into(),
         }],
     };
@@ -283,6 +291,7 @@ fn invalid_initial_data_stops_the_start() {
         model::Endpoint::Unix(dir.path().join("mta.sock")),
     );
     config.initial_data.users = vec![NewUser {
+        source: Default::default(),
         address: "user@missing.test".into(),
     }];
     let e = manager::Manager::start(&config, dir.path())

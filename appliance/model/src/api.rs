@@ -39,6 +39,21 @@
 //! | GET | `/firmware` | | [`crate::control::FirmwareStatus`]: slots, versions, an install's progress (`install.done`/`total`) or outcome, USB bundles |
 //! | POST | `/firmware/upload?force=&reboot=` | the `.fbu` bundle itself (`application/octet-stream`, streamed, no size cap but the slot's) | 200 [`FirmwareInstall`] once installed (then the box reboots unless `reboot=false`); 422 refused (signature, board, version, truncated, oversized, hash); 409 an install is under way |
 //! | POST | `/firmware/url` | [`FirmwareUrl`] | 202 [`FirmwareInstall`] once the bundle's signature and metadata are checked; the install goes on, progress and outcome in `GET /firmware` |
+//! | PATCH | `/domains/{name}` | [`DomainUpdate`] | 200 [`Domain`] |
+//! | GET | `/domains/{name}/dkim` | | [`DkimRecord`]: the TXT record to publish |
+//! | GET | `/smtp-accounts` | | `[SmtpAccount]` |
+//! | POST | `/smtp-accounts` | [`NewSmtpAccount`] | 201 [`SmtpAccount`]; 409 if it exists |
+//! | DELETE | `/smtp-accounts/{username}` | | 204 |
+//! | POST | `/smtp-accounts/verify` | [`SmtpAuthCheck`] | 204; 401 wrong; 429 too many failures (unix socket only: the mta) |
+//! | GET | `/tls` | | [`TlsCertificate`] (the certificate only) |
+//! | PUT | `/tls` | [`NewTlsCertificate`] | 200 [`TlsCertificate`]; 422 unreadable, mismatched or expired |
+//! | GET | `/queue?domain=&limit=` | | `[crate::queue::QueueItem]` from the mta |
+//! | GET | `/queue/{id}` | | [`crate::queue::QueueItem`] |
+//! | DELETE | `/queue/{id}` | | 204; the sender is not told |
+//! | POST | `/queue/flush?domain=&id=` | | 200 [`crate::queue::QueueDone`]: retry now |
+//! | GET | `/queue/holds` | | `[String]`: domains whose mail is held |
+//! | PUT | `/queue/holds/{domain}` | | 204: hold the domain's mail in the queue |
+//! | DELETE | `/queue/holds/{domain}` | | 204: release it (delivered at once) |
 //!
 //! The firmware routes are for administrators: over TCP the token, on the
 //! unix socket only root or the manager's own user (not the other roles).
@@ -86,6 +101,32 @@ fn default_priority() -> u16 {
     10
 }
 
+/// How mailboxes of a domain come to be filtered (the seeds' "mailbox
+/// provisioning methods"). Either way an unknown recipient is checked with
+/// an SMTP call-out to the domain's server, and refused if it refuses.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Provisioning {
+    /// Only mailboxes an administrator added are filtered; mail for other
+    /// mailboxes the server accepts is relayed to it unfiltered.
+    #[default]
+    Manual,
+    /// A mailbox the server accepts is provisioned on its first mail (with
+    /// the domain's default preferences) and filtered from then on.
+    Automatic,
+}
+
+/// Whether mail to a domain's own servers may travel in clear.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TlsPolicy {
+    /// STARTTLS when offered, clear otherwise (like Postfix `may`).
+    #[default]
+    Opportunistic,
+    /// Never in clear: a server without STARTTLS defers the mail (`encrypt`).
+    Required,
+}
+
 /// Body of `POST /domains`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -94,6 +135,16 @@ pub struct NewDomain {
     pub name: String,
     /// At least one server to deliver the domain's mail to.
     pub delivery: Vec<DeliveryServer>,
+    /// See [`Provisioning`].
+    #[serde(default)]
+    pub provisioning: Provisioning,
+    /// See [`TlsPolicy`].
+    #[serde(default)]
+    pub tls: TlsPolicy,
+    /// The customer's client networks (CIDR, IPv4 or IPv6) whose mail to
+    /// any destination the box relays outbound.
+    #[serde(default)]
+    pub relay_networks: Vec<String>,
 }
 
 /// A domain the box accepts mail for.
@@ -105,6 +156,199 @@ pub struct Domain {
     pub delivery: Vec<DeliveryServer>,
     /// When it was created.
     pub created: u64,
+    /// See [`Provisioning`].
+    #[serde(default)]
+    pub provisioning: Provisioning,
+    /// See [`TlsPolicy`].
+    #[serde(default)]
+    pub tls: TlsPolicy,
+    /// See [`NewDomain::relay_networks`].
+    #[serde(default)]
+    pub relay_networks: Vec<String>,
+}
+
+/// Body of `PATCH /domains/{name}`: only the fields given change.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DomainUpdate {
+    /// New delivery servers (at least one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery: Option<Vec<DeliveryServer>>,
+    /// New provisioning method.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provisioning: Option<Provisioning>,
+    /// New delivery TLS policy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsPolicy>,
+    /// New relay networks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relay_networks: Option<Vec<String>>,
+}
+
+/// Answer of `GET /domains/{name}/dkim`: what the customer publishes so
+/// that receivers can verify the box's signatures on the domain's mail.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DkimRecord {
+    /// The domain.
+    pub domain: String,
+    /// The selector (`s=` of the signatures).
+    pub selector: String,
+    /// Where the record goes: `<selector>._domainkey.<domain>`.
+    pub name: String,
+    /// The TXT record's value, e.g. `v=DKIM1; k=rsa; p=...`.
+    pub value: String,
+}
+
+/// A domain's signing key, for the mta only (in [`Directory::dkim`]).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DkimKey {
+    /// The domain whose mail is signed.
+    pub domain: String,
+    /// The selector.
+    pub selector: String,
+    /// The algorithm: `rsa-sha256` or `ed25519-sha256`.
+    pub algorithm: String,
+    /// The private key, PKCS#8 DER in base64.
+    pub private_key: String,
+}
+
+impl std::fmt::Debug for DkimKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DkimKey")
+            .field("domain", &self.domain)
+            .field("selector", &self.selector)
+            .field("algorithm", &self.algorithm)
+            .finish_non_exhaustive()
+    }
+}
+
+/// An SMTP AUTH login for senders without a fixed address (roaming
+/// users of a customer relaying outbound through the box).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SmtpAccount {
+    /// The login name, usually a mail address.
+    pub username: String,
+    /// The customer's domain it belongs to.
+    pub domain: String,
+    /// When it was created.
+    pub created: u64,
+}
+
+/// Body of `POST /smtp-accounts`.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewSmtpAccount {
+    /// The login name.
+    pub username: String,
+    /// The customer's domain; must exist.
+    pub domain: String,
+    /// The password; stored only as an argon2id hash.
+    pub password: String,
+}
+
+impl std::fmt::Debug for NewSmtpAccount {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewSmtpAccount")
+            .field("username", &self.username)
+            .field("domain", &self.domain)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Body of `POST /smtp-accounts/verify`: the mta checking an AUTH attempt.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpAuthCheck {
+    /// The login name the client gave.
+    pub username: String,
+    /// The password the client gave.
+    pub password: String,
+    /// The client's IP, for throttling.
+    #[serde(default)]
+    pub client_ip: Option<String>,
+}
+
+impl std::fmt::Debug for SmtpAuthCheck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SmtpAuthCheck")
+            .field("username", &self.username)
+            .field("client_ip", &self.client_ip)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Answer of `GET /tls`: the certificate the box presents.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TlsCertificate {
+    /// The leaf's subject.
+    pub subject: String,
+    /// Its DNS names.
+    pub names: Vec<String>,
+    /// Its issuer (the subject again when self-signed).
+    pub issuer: String,
+    /// Valid from, unix milliseconds.
+    pub not_before: u64,
+    /// Valid until, unix milliseconds.
+    pub not_after: u64,
+    /// True for the certificate the box made itself.
+    pub self_signed: bool,
+    /// The chain, PEM.
+    pub pem: String,
+}
+
+/// Body of `PUT /tls`.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewTlsCertificate {
+    /// The chain, PEM, leaf first.
+    pub cert: String,
+    /// The private key, PEM.
+    pub key: String,
+}
+
+impl std::fmt::Debug for NewTlsCertificate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewTlsCertificate")
+            .field("cert", &self.cert)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a delivery proves: who took the message, how, and what was said
+/// (kept in the `delivered` tracking event, shown to senders and admins).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryProof {
+    /// The host name in the server's 220 banner.
+    pub banner_name: String,
+    /// The host name in its EHLO reply.
+    pub ehlo_name: String,
+    /// Its IP address and port.
+    pub address: String,
+    /// The TLS version, e.g. `TLSv1.3`; `None` in clear.
+    #[serde(default)]
+    pub tls_version: Option<String>,
+    /// The TLS cipher suite.
+    #[serde(default)]
+    pub tls_cipher: Option<String>,
+    /// Every command the box sent and every reply, verbatim, in order
+    /// (`C: MAIL FROM:<...>`, `S: 250 2.1.0 Ok`), the data itself excluded.
+    pub transcript: Vec<String>,
+    /// SHA-256 (hex) of the exact bytes sent as the message data.
+    pub body_sha256: String,
+    /// Their length.
+    pub body_bytes: u64,
+}
+
+/// How a mailbox came to be provisioned.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UserSource {
+    /// Added by an administrator.
+    #[default]
+    Admin,
+    /// Added by the mta after the domain's server accepted it in a call-out
+    /// ([`Provisioning::Automatic`]).
+    Callout,
 }
 
 /// Body of `POST /users`.
@@ -113,6 +357,9 @@ pub struct Domain {
 pub struct NewUser {
     /// The mailbox address; its domain must exist.
     pub address: String,
+    /// Who adds it.
+    #[serde(default)]
+    pub source: UserSource,
 }
 
 /// A provisioned mailbox: mail to it is accepted and filtered.
@@ -124,6 +371,9 @@ pub struct User {
     pub domain: String,
     /// When it was created.
     pub created: u64,
+    /// Who added it.
+    #[serde(default)]
+    pub source: UserSource,
 }
 
 /// Everything the mta needs for relay and recipient checks, in one answer.
@@ -138,6 +388,9 @@ pub struct Directory {
     pub domains: Vec<Domain>,
     /// All provisioned addresses, normal form.
     pub users: Vec<String>,
+    /// The domains' signing keys (only on the unix socket).
+    #[serde(default)]
+    pub dkim: Vec<DkimKey>,
 }
 
 /// Answer of `GET /generation`.
@@ -335,6 +588,9 @@ pub struct TrackingEvent {
     /// The other side's SMTP reply, verbatim.
     #[serde(default)]
     pub reply: Option<String>,
+    /// For `delivered`: what the delivery proves.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proof: Option<DeliveryProof>,
 }
 
 /// Answer of `GET /admin`.

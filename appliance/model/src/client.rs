@@ -516,6 +516,138 @@ impl ApiClient {
         Ok(serde_json::from_slice(&check(resp)?.body)?)
     }
 
+    /// `PATCH /domains/{name}`.
+    pub fn update_domain(
+        &self,
+        name: &str,
+        update: &api::DomainUpdate,
+    ) -> Result<api::Domain, ClientError> {
+        self.call(
+            "PATCH",
+            &format!("{}/domains/{}", api::PREFIX, encode_component(name)),
+            Some(update),
+        )
+    }
+
+    /// `GET /domains/{name}/dkim`.
+    pub fn domain_dkim(&self, name: &str) -> Result<api::DkimRecord, ClientError> {
+        self.get(&format!(
+            "{}/domains/{}/dkim",
+            api::PREFIX,
+            encode_component(name)
+        ))
+    }
+
+    /// `GET /smtp-accounts`.
+    pub fn smtp_accounts(&self) -> Result<Vec<api::SmtpAccount>, ClientError> {
+        self.get(&format!("{}/smtp-accounts", api::PREFIX))
+    }
+
+    /// `POST /smtp-accounts`.
+    pub fn create_smtp_account(
+        &self,
+        account: &api::NewSmtpAccount,
+    ) -> Result<api::SmtpAccount, ClientError> {
+        self.call(
+            "POST",
+            &format!("{}/smtp-accounts", api::PREFIX),
+            Some(account),
+        )
+    }
+
+    /// `DELETE /smtp-accounts/{username}`.
+    pub fn delete_smtp_account(&self, username: &str) -> Result<(), ClientError> {
+        self.delete(&format!(
+            "{}/smtp-accounts/{}",
+            api::PREFIX,
+            encode_component(username)
+        ))
+    }
+
+    /// `POST /smtp-accounts/verify`: Ok when the login is right.
+    pub fn verify_smtp_account(&self, check: &api::SmtpAuthCheck) -> Result<(), ClientError> {
+        self.call::<_, serde_json::Value>(
+            "POST",
+            &format!("{}/smtp-accounts/verify", api::PREFIX),
+            Some(check),
+        )
+        .map(|_| ())
+    }
+
+    /// `GET /tls`.
+    pub fn tls_certificate(&self) -> Result<api::TlsCertificate, ClientError> {
+        self.get(&format!("{}/tls", api::PREFIX))
+    }
+
+    /// `PUT /tls`.
+    pub fn set_tls_certificate(
+        &self,
+        new: &api::NewTlsCertificate,
+    ) -> Result<api::TlsCertificate, ClientError> {
+        self.call("PUT", &format!("{}/tls", api::PREFIX), Some(new))
+    }
+
+    /// `GET /queue`.
+    pub fn queue(
+        &self,
+        domain: Option<&str>,
+        limit: Option<usize>,
+    ) -> Result<Vec<crate::queue::QueueItem>, ClientError> {
+        let limit = limit.map(|l| l.to_string());
+        let path = with_query(
+            &format!("{}/queue", api::PREFIX),
+            &[("domain", domain), ("limit", limit.as_deref())],
+        );
+        self.get(&path)
+    }
+
+    /// `GET /queue/{id}`.
+    pub fn queue_item(&self, id: &str) -> Result<crate::queue::QueueItem, ClientError> {
+        self.get(&format!("{}/queue/{}", api::PREFIX, encode_component(id)))
+    }
+
+    /// `DELETE /queue/{id}`.
+    pub fn queue_delete(&self, id: &str) -> Result<(), ClientError> {
+        self.delete(&format!("{}/queue/{}", api::PREFIX, encode_component(id)))
+    }
+
+    /// `POST /queue/flush`: one message, one domain's, or all.
+    pub fn queue_flush(
+        &self,
+        id: Option<&str>,
+        domain: Option<&str>,
+    ) -> Result<crate::queue::QueueDone, ClientError> {
+        let path = with_query(
+            &format!("{}/queue/flush", api::PREFIX),
+            &[("id", id), ("domain", domain)],
+        );
+        self.call::<(), _>("POST", &path, None)
+    }
+
+    /// `GET /queue/holds`.
+    pub fn queue_holds(&self) -> Result<Vec<String>, ClientError> {
+        self.get(&format!("{}/queue/holds", api::PREFIX))
+    }
+
+    /// `PUT /queue/holds/{domain}`.
+    pub fn queue_hold(&self, domain: &str) -> Result<(), ClientError> {
+        self.call::<(), serde_json::Value>(
+            "PUT",
+            &format!("{}/queue/holds/{}", api::PREFIX, encode_component(domain)),
+            None,
+        )
+        .map(|_| ())
+    }
+
+    /// `DELETE /queue/holds/{domain}`.
+    pub fn queue_release(&self, domain: &str) -> Result<(), ClientError> {
+        self.delete(&format!(
+            "{}/queue/holds/{}",
+            api::PREFIX,
+            encode_component(domain)
+        ))
+    }
+
     /// `POST /firmware/url`: the box fetches the bundle and installs it.
     pub fn firmware_url(
         &self,

@@ -87,6 +87,31 @@ pub struct SystemConfig {
     /// A serial console, run and restarted by the supervisor like a service.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub console: Option<ConsoleConfig>,
+    /// The box's TLS certificate and key, shared by SMTP and HTTPS.
+    pub tls: TlsFiles,
+}
+
+/// Where the box's certificate and private key live (PEM).
+///
+/// Made self-signed for [`SystemConfig::hostname`] on first start when
+/// missing, and replaced by an administrator's upload (`PUT /tls`); the roles
+/// pick up a replacement without a restart.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TlsFiles {
+    /// The certificate chain, leaf first.
+    pub cert: PathBuf,
+    /// The private key (PKCS#8, or SEC1/PKCS#1).
+    pub key: PathBuf,
+}
+
+impl Default for TlsFiles {
+    fn default() -> Self {
+        TlsFiles {
+            cert: "tls/cert.pem".into(),
+            key: "tls/key.pem".into(),
+        }
+    }
 }
 
 /// A command the supervisor runs and restarts (with the roles' backoff and
@@ -262,6 +287,43 @@ pub struct MtaConfig {
     pub retry_max_secs: u64,
     /// Age after which a message that still fails is bounced, in seconds.
     pub give_up_after_secs: u64,
+    /// Implicit TLS (RFC 8314; port 465 on the box); `None` disables it.
+    pub smtps_listen: Option<String>,
+    /// Concurrent sessions from one client IP; further ones get 421.
+    pub max_connections_per_ip: usize,
+    /// New sessions per client IP per minute; further ones get 421.
+    pub connections_per_ip_per_minute: u32,
+    /// Idle time allowed between commands (RFC 5321 4.5.3.2: 5 minutes).
+    pub command_timeout_secs: u64,
+    /// Idle time allowed within DATA (RFC 5321 4.5.3.2: 3 minutes per block).
+    pub data_timeout_secs: u64,
+    /// Errors in a session after which each reply is delayed (a tarpit).
+    pub error_delay_after: u32,
+    /// The delay per error past [`MtaConfig::error_delay_after`], in milliseconds.
+    pub error_delay_ms: u64,
+    /// How the mta resolves MX and address records for outbound delivery.
+    pub dns: DnsConfig,
+    /// Concurrent deliveries to one destination (domain or host).
+    pub per_destination_concurrency: usize,
+    /// How long a recipient the domain's server accepted (call-out) is trusted.
+    pub callout_positive_ttl_secs: u64,
+    /// How long a recipient the domain's server refused (call-out) stays refused.
+    pub callout_negative_ttl_secs: u64,
+    /// Time for a whole call-out (connect, EHLO, MAIL, RCPT).
+    pub callout_timeout_secs: u64,
+    /// Age after which the sender is told once that delivery is delayed.
+    pub delay_notice_after_secs: u64,
+    /// The mta's own socket for queue operations (see [`crate::queue`]).
+    pub control_socket: PathBuf,
+}
+
+/// DNS settings of outbound delivery.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DnsConfig {
+    /// Resolvers as `IP` or `IP:PORT`; empty means the system's
+    /// `/etc/resolv.conf` (on the box, what DHCP or the console set).
+    pub nameservers: Vec<String>,
 }
 
 /// Seed data for a new `data.db`.
@@ -284,6 +346,9 @@ impl Default for SystemConfig {
             mta: MtaConfig::default(),
             initial_data: InitialData {
                 domains: vec![NewDomain {
+                    provisioning: Default::default(),
+                    relay_networks: Default::default(),
+                    tls: Default::default(),
                     name: "example.test".into(),
                     delivery: vec![DeliveryServer {
                         host: "127.0.0.1".into(),
@@ -292,6 +357,7 @@ impl Default for SystemConfig {
                     }],
                 }],
                 users: vec![NewUser {
+                    source: Default::default(),
                     address: "user@example.test".into(),
                 }],
             },
@@ -302,6 +368,7 @@ impl Default for SystemConfig {
             watchdog: None,
             users: None,
             console: None,
+            tls: TlsFiles::default(),
         }
     }
 }
@@ -340,6 +407,20 @@ impl Default for MtaConfig {
             retry_initial_secs: 60,
             retry_max_secs: 3600,
             give_up_after_secs: 5 * 24 * 3600,
+            smtps_listen: Some("127.0.0.1:2465".into()),
+            max_connections_per_ip: 20,
+            connections_per_ip_per_minute: 600,
+            command_timeout_secs: 300,
+            data_timeout_secs: 180,
+            error_delay_after: 3,
+            error_delay_ms: 1000,
+            dns: DnsConfig::default(),
+            per_destination_concurrency: 20,
+            callout_positive_ttl_secs: 7 * 24 * 3600,
+            callout_negative_ttl_secs: 3600,
+            callout_timeout_secs: 30,
+            delay_notice_after_secs: 4 * 3600,
+            control_socket: "mta-control.sock".into(),
         }
     }
 }
@@ -494,6 +575,9 @@ impl SystemConfig {
         self.mta.inject_socket = abs(&self.mta.inject_socket);
         self.mta.milter = self.mta.milter.as_ref().map(|e| e.resolve(data_dir));
         self.mta.manager = self.mta.manager.resolve(data_dir);
+        self.mta.control_socket = abs(&self.mta.control_socket);
+        self.tls.cert = abs(&self.tls.cert);
+        self.tls.key = abs(&self.tls.key);
         self.control_socket = abs(&self.control_socket);
         self.logging.dir = abs(&self.logging.dir);
         self

@@ -16,6 +16,7 @@ pub mod control;
 pub mod endpoint;
 pub mod id;
 pub mod network;
+pub mod queue;
 pub mod time;
 
 pub use endpoint::Endpoint;

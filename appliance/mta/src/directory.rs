@@ -161,8 +161,12 @@ pub(crate) mod tests {
             priority,
         };
         api::Directory {
+            dkim: Default::default(),
             generation: 7,
             domains: vec![api::Domain {
+                provisioning: Default::default(),
+                relay_networks: Default::default(),
+                tls: Default::default(),
                 name: "Example.TEST".into(),
                 delivery: vec![server("b", 20), server("a", 10)],
                 created: 0,

@@ -43,6 +43,7 @@ pub fn event(
     recipients: &[String],
 ) -> TrackingEvent {
     TrackingEvent {
+        proof: Default::default(),
         time: model::time::now_ms(),
         queue_id: queue_id.to_string(),
         message_id: None,

@@ -178,6 +178,7 @@ async fn filtered_mta(dir: &Path, port: u16) -> (mta::Mta, Arc<Mutex<Seen>>, Tes
     let seen = start_milter(&socket, Protocol::SMFIP_HDR_LEADSPC);
     let mut cfg = managed_config(dir, port);
     cfg.initial_data.users.push(NewUser {
+        source: Default::default(),
         address: "rcptreject@example.test".into(),
     });
     cfg.mta.milter = Some(Endpoint::Unix(socket));

@@ -298,6 +298,7 @@ async fn directory_changes_and_tracking_go_through_the_manager_api() {
     let next = manager
         .call(|api| {
             api.create_user(&NewUser {
+                source: Default::default(),
                 address: "other@example.test".into(),
             })?;
             api.generation()

@@ -21,6 +21,9 @@ pub const GTUBE: &str = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TES
 pub fn add_test_domain(b: &TestBox) -> anyhow::Result<()> {
     let api = b.api();
     api.create_domain(&NewDomain {
+        provisioning: Default::default(),
+        relay_networks: Default::default(),
+        tls: Default::default(),
         name: DOMAIN.into(),
         delivery: vec![DeliveryServer {
             host: DELIVERY_HOST.to_string(),
@@ -29,6 +32,7 @@ pub fn add_test_domain(b: &TestBox) -> anyhow::Result<()> {
         }],
     })?;
     api.create_user(&NewUser {
+        source: Default::default(),
         address: USER.into(),
     })?;
     Ok(())

@@ -25,6 +25,9 @@ pub fn run(api: &ApiClient, cmd: DomainCommand, out: &mut Out<'_>) -> anyhow::Re
         DomainCommand::Add { name, servers } => {
             let name = normalize_domain(&name)?;
             let new = NewDomain {
+                provisioning: Default::default(),
+                relay_networks: Default::default(),
+                tls: Default::default(),
                 name: name.clone(),
                 delivery: servers.into_iter().map(|s| s.0).collect(),
             };

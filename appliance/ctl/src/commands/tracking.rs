@@ -74,6 +74,7 @@ mod tests {
     #[test]
     fn events_as_a_table() {
         let e = TrackingEvent {
+            proof: Default::default(),
             time: 1_795_314_048_000,
             queue_id: "Q1".into(),
             message_id: None,

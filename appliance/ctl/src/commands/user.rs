@@ -29,6 +29,7 @@ pub fn run(api: &ApiClient, cmd: UserCommand, out: &mut Out<'_>) -> anyhow::Resu
             let address = normalize_address(&address)?;
             let user = api
                 .create_user(&NewUser {
+                    source: Default::default(),
                     address: address.clone(),
                 })
                 .with_context(|| format!("adding user {address}"))?;

@@ -98,10 +98,22 @@ pub fn validate_domain(new: &NewDomain, now: u64) -> StoreResult<Domain> {
         .map(|(i, s)| validate_server(i, s))
         .collect::<StoreResult<Vec<_>>>()?;
     delivery.sort_by_key(|s| s.priority);
+    let relay_networks = new
+        .relay_networks
+        .iter()
+        .map(|n| {
+            n.parse::<model::network::Cidr>()
+                .map(|c| c.to_string())
+                .map_err(|e| StoreError::Invalid(format!("relay network {n:?}: {e}")))
+        })
+        .collect::<StoreResult<Vec<_>>>()?;
     Ok(Domain {
         name,
         delivery,
         created: now,
+        provisioning: new.provisioning,
+        tls: new.tls,
+        relay_networks,
     })
 }
 
@@ -147,6 +159,9 @@ mod tests {
     fn validation_normalises_and_sorts() {
         let d = validate_domain(
             &NewDomain {
+                provisioning: Default::default(),
+                relay_networks: Default::default(),
+                tls: Default::default(),
                 name: "Example.TEST.".into(),
                 delivery: vec![server("MX2.example.test", 25, 20), server("::1", 2525, 5)],
             },
@@ -177,6 +192,9 @@ mod tests {
         for (name, delivery, want) in cases {
             let e = validate_domain(
                 &NewDomain {
+                    provisioning: Default::default(),
+                    relay_networks: Default::default(),
+                    tls: Default::default(),
                     name: name.into(),
                     delivery,
                 },
@@ -194,6 +212,9 @@ mod tests {
     fn create_conflict_delete_and_generation() {
         let (_dir, store) = temp_store();
         let new = NewDomain {
+            provisioning: Default::default(),
+            relay_networks: Default::default(),
+            tls: Default::default(),
             name: "a.test".into(),
             delivery: vec![server("127.0.0.1", 25, 1)],
         };

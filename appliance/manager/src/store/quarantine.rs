@@ -235,6 +235,7 @@ fn quarantined_event(
     now: u64,
 ) -> TrackingEvent {
     TrackingEvent {
+        proof: Default::default(),
         time: now,
         queue_id: new
             .queue_id
@@ -273,6 +274,7 @@ fn removed_event(item: &QuarantineItem, why: &QuarantineDelete) -> TrackingEvent
         ),
     };
     TrackingEvent {
+        proof: Default::default(),
         time: model::time::now_ms(),
         queue_id: item.queue_id.clone().unwrap_or_else(|| item.id.clone()),
         message_id: item.message_id.clone(),

@@ -143,6 +143,7 @@ mod tests {
 
     fn event(time: u64, kind: EventKind, rcpts: usize) -> TrackingEvent {
         TrackingEvent {
+            proof: Default::default(),
             time,
             queue_id: "Q".into(),
             message_id: None,

@@ -223,6 +223,7 @@ mod tests {
         rcpts: &[&str],
     ) -> TrackingEvent {
         TrackingEvent {
+            proof: Default::default(),
             time,
             queue_id: queue_id.into(),
             message_id: Some(format!("<{queue_id}@Example.test>")),

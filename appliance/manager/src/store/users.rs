@@ -68,6 +68,7 @@ impl Store {
             domain: domain_of(&address).to_string(),
             address,
             created: now,
+            source: new.source,
         };
         let key = user_key(&user.address);
         let value = encode(&user);
@@ -124,6 +125,7 @@ impl Store {
             .map(|v| decode::<User>("users", &v?).map(|u| u.address))
             .collect::<StoreResult<Vec<_>>>()?;
         Ok(Directory {
+            dkim: Default::default(),
             generation: self.generation()?,
             domains: self.domains()?,
             users,
@@ -143,6 +145,9 @@ mod tests {
 
     fn domain(store: &Store, name: &str) {
         let new = NewDomain {
+            provisioning: Default::default(),
+            relay_networks: Default::default(),
+            tls: Default::default(),
             name: name.into(),
             delivery: vec![DeliveryServer {
                 host: "127.0.0.1".into(),
@@ -156,6 +161,7 @@ mod tests {
     fn user(store: &Store, address: &str) -> StoreResult<User> {
         store.create_user(
             &NewUser {
+                source: Default::default(),
                 address: address.into(),
             },
             2,

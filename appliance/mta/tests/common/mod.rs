@@ -58,6 +58,9 @@ pub fn managed_config(dir: &Path, port: u16) -> SystemConfig {
 /// `bad`) and `sender.test` (user `sender`, where bounces go).
 pub fn initial_data(port: u16) -> InitialData {
     let domain = |name: &str| NewDomain {
+        provisioning: Default::default(),
+        relay_networks: Default::default(),
+        tls: Default::default(),
         name: name.into(),
         delivery: vec![DeliveryServer {
             host: "127.0.0.1".into(),
@@ -73,7 +76,12 @@ pub fn initial_data(port: u16) -> InitialData {
     ];
     InitialData {
         domains: vec![domain("example.test"), domain("sender.test")],
-        users: users.map(|a| NewUser { address: a.into() }).to_vec(),
+        users: users
+            .map(|a| NewUser {
+                source: Default::default(),
+                address: a.into(),
+            })
+            .to_vec(),
     }
 }
 
@@ -82,11 +90,15 @@ pub fn initial_data(port: u16) -> InitialData {
 pub fn directory(port: u16) -> api::Directory {
     let data = initial_data(port);
     api::Directory {
+        dkim: Default::default(),
         generation: 1,
         domains: data
             .domains
             .into_iter()
             .map(|d| api::Domain {
+                provisioning: Default::default(),
+                relay_networks: Default::default(),
+                tls: Default::default(),
                 name: d.name,
                 delivery: d.delivery,
                 created: 0,

@@ -226,6 +226,9 @@ fn admin_networks_are_validated_and_set() {
 
 fn domain(name: &str) -> Domain {
     Domain {
+        provisioning: Default::default(),
+        relay_networks: Default::default(),
+        tls: Default::default(),
         name: name.into(),
         delivery: vec![],
         created: 0,
