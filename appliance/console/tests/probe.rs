@@ -109,6 +109,9 @@ fn smtp_test_reports_a_closed_port_and_a_server_that_is_not_smtp() {
     let server = std::thread::spawn(move || {
         let (mut s, _) = listener.accept().unwrap();
         s.write_all(b"SSH-2.0-OpenSSH_9.2\r\n").unwrap();
+        // Stay until the console hangs up: closing first, with anything it
+        // sent still unread, would reset the connection before it reads.
+        let _ = std::io::copy(&mut s, &mut std::io::sink());
     });
     let t = transcript(&effects, port);
     server.join().unwrap();
