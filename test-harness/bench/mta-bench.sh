@@ -34,7 +34,8 @@ cat > "$WORK/system.json" <<JSON
 {
   "hostname": "bench.filterbox.test",
   "manager": { "http_listen": "127.0.0.1:$API" },
-  "mta": { "smtp_listen": "127.0.0.1:$PORT", "submission_listen": null },
+  "mta": { "smtp_listen": "127.0.0.1:$PORT", "submission_listen": null, "smtps_listen": null,
+           "max_connections_per_ip": 0, "connections_per_ip_per_minute": 0 },
   "initial_data": {
     "domains": [{ "name": "example.test", "delivery": [{ "host": "127.0.0.1", "port": $SINK }] }],
     "users": [{ "address": "user@example.test" }]

@@ -4,7 +4,7 @@
 //! Postfix as the real peer, and [`pty::Expect`] drives a program's
 //! terminal (the serial console) expect-style through a pseudo-terminal.
 //! [`chrony::Chrony`] is a private chronyd, the NTP server of the time
-//! client's tests.
+//! client's tests. [`dns::DnsServer`] serves a test's MX, A and TXT records.
 //! `smtp-load` sends a bounded number of messages over loopback and reports
 //! throughput and the latency of each SMTP transaction; the benchmark scripts
 //! under `bench/` drive it together with Postfix's smtp-source and smtp-sink.
@@ -18,6 +18,7 @@
 
 pub mod chrony;
 pub mod console;
+pub mod dns;
 pub mod error;
 pub mod firmware;
 pub mod lan;

@@ -8,6 +8,7 @@ written last, so a file that exists means a complete message.
 
 Usage: smtp_recorder.py --listen 127.0.0.1:PORT --dir DIR [--reply-rcpt CODE]
   --tempfail-first N   answer the first N DATA commands with 451 (to test retries)
+Recipients whose local part starts with `nobody` are refused with 550 5.1.1.
 Runs until killed. Uses aiosmtpd (Debian package python3-aiosmtpd).
 """
 import argparse
@@ -25,6 +26,14 @@ class Recorder:
         self.directory = directory
         self.counter = itertools.count(1)
         self.tempfail_left = tempfail_first
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        # Like a real mail server, it knows its mailboxes: `nobody...` is not
+        # one (filterbox's recipient call-out must hear 550 for it).
+        if address.split("@")[0].lower().startswith("nobody"):
+            return "550 5.1.1 no such mailbox (test recorder)"
+        envelope.rcpt_tos.append(address)
+        return "250 2.1.5 OK"
 
     async def handle_DATA(self, server, session, envelope):
         if self.tempfail_left > 0:

@@ -54,11 +54,20 @@ pub enum Command {
     /// What happened to a message.
     #[command(subcommand)]
     Tracking(TrackingCommand),
+    /// The mta's queue: messages waiting for delivery, held domains.
+    #[command(subcommand)]
+    Queue(crate::commands::queue::QueueCommand),
     /// The admin account (console and web UI) and where it may log in from.
     #[command(subcommand)]
     Admin(AdminCommand),
     /// Mail counters: totals and the last 24 hours.
     Stats,
+    /// SMTP AUTH logins for senders without a fixed address.
+    #[command(subcommand)]
+    SmtpAccount(crate::commands::smtp_account::SmtpAccountCommand),
+    /// The box's TLS certificate.
+    #[command(subcommand)]
+    Tls(crate::commands::tls::TlsCommand),
 }
 
 /// `admin …`
@@ -114,6 +123,13 @@ pub enum DomainCommand {
     },
     /// Delete a domain and all its users.
     Delete {
+        /// The domain name.
+        name: String,
+    },
+    /// Change a domain's settings; only the options given change.
+    Set(crate::commands::domain_set::DomainSetArgs),
+    /// The DKIM TXT record to publish for the domain's outbound mail.
+    Dkim {
         /// The domain name.
         name: String,
     },

@@ -69,7 +69,10 @@ pub fn run_with(
         Command::User(c) => commands::user::run(&api, c, &mut out),
         Command::Quarantine(c) => commands::quarantine::run(&api, c, &mut out),
         Command::Tracking(c) => commands::tracking::run(&api, c, &mut out),
+        Command::Queue(c) => commands::queue::run(&api, c, &mut out),
         Command::Admin(c) => commands::admin::run(&api, c, passwords, &mut out),
         Command::Stats => commands::stats::run(&api, &mut out),
+        Command::SmtpAccount(c) => commands::smtp_account::run(&api, c, passwords, &mut out),
+        Command::Tls(c) => commands::tls::run(&api, c, &mut out),
     }
 }

@@ -10,7 +10,8 @@
 //!
 //! Layout: [`server`] (listeners, connections, shutdown), [`milter`] (the
 //! milter callbacks), [`message`] (what a connection collects, sans I/O),
-//! [`negotiate`], [`headers`], [`quarantine`], [`scanner`] (runs the
+//! [`negotiate`], [`headers`], [`quarantine`], [`outbound`] (a customer's
+//! own mail: viruses refused, spam only marked), [`scanner`] (runs the
 //! [`engine`] on its own threads).
 
 #![forbid(unsafe_code)]
@@ -21,6 +22,7 @@ pub mod headers;
 pub mod message;
 pub mod milter;
 pub mod negotiate;
+pub mod outbound;
 pub mod quarantine;
 pub mod scanner;
 pub mod server;

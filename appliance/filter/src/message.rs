@@ -53,6 +53,8 @@ pub struct Message {
     pub body: Vec<u8>,
     /// Whether header values carry the space after the colon.
     pub leading_space: bool,
+    /// A customer's outbound mail (see [`crate::outbound`]).
+    pub outbound: bool,
 }
 
 impl Message {
@@ -183,6 +185,7 @@ impl Connection {
                 b"i" | b"{i}" => self.current.queue_id = Some(value),
                 b"j" | b"{j}" => self.mta_name = Some(value),
                 b"{client_addr}" if self.client_ip.is_none() => self.client_ip = Some(value),
+                name if crate::outbound::is_outbound_macro(name) => self.current.outbound = true,
                 _ => {}
             }
         }

@@ -63,6 +63,14 @@ impl FilterMilter {
         };
         let queue_id = message.queue_id.clone().unwrap_or_else(|| "-".into());
         let queue_id = queue_id.as_str();
+        if message.outbound {
+            if let Some(refusal) = crate::outbound::refusal(&verdict) {
+                self.log_verdict(queue_id, &verdict, "outbound: refused");
+                return reply(refusal);
+            }
+            self.log_verdict(queue_id, &verdict, "outbound: accepted with headers");
+            return self.clean_response(&message, &verdict);
+        }
         let Some(kind) = quarantine::kind(verdict.class) else {
             self.log_verdict(queue_id, &verdict, "accepted with headers");
             return self.clean_response(&message, &verdict);

@@ -147,6 +147,7 @@ mod tests {
             ],
             body: b"hi\r\n".to_vec(),
             leading_space: true,
+            outbound: false,
         };
         let v = Verdict {
             class: Class::Spam,

@@ -153,7 +153,7 @@ fn unknown_recipients_and_foreign_domains_are_refused() {
         "RCPT",
     ]);
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("550 5.7.1"), "{text}");
+    assert!(text.contains("554 5.7.1"), "{text}");
     // A user added through ctl is accepted at once, without a restart.
     b.ctl_ok(&["user", "add", "new@example.test"]);
     common::wait_until(

@@ -71,6 +71,7 @@ impl Manager {
         let path = data_dir.join(DATA_DB);
         let store = Store::open(&path).map_err(|source| ManagerError::Open { path, source })?;
         import_initial_data(&store, &config.initial_data)?;
+        store.ensure_dkim_keys(model::time::now_ms())?;
         let token_path = data_dir.join(API_TOKEN_FILE);
         let token = http::auth::load_or_create_token(&token_path).map_err(|source| {
             ManagerError::Token {
@@ -84,7 +85,9 @@ impl Manager {
         let router = Arc::new(
             Router::new(store.clone(), releaser, token)
                 .with_lockout(options.lockout)
-                .with_control_socket(config.control_socket.clone()),
+                .with_control_socket(config.control_socket.clone())
+                .with_mta_control(config.mta.control_socket.clone())
+                .with_tls(config.tls.clone()),
         );
         let server = HttpServer::start(
             router,

@@ -44,7 +44,7 @@
 //! | GET | `/smtp-accounts` | | `[SmtpAccount]` |
 //! | POST | `/smtp-accounts` | [`NewSmtpAccount`] | 201 [`SmtpAccount`]; 409 if it exists |
 //! | DELETE | `/smtp-accounts/{username}` | | 204 |
-//! | POST | `/smtp-accounts/verify` | [`SmtpAuthCheck`] | 204; 401 wrong; 429 too many failures (unix socket only: the mta) |
+//! | POST | `/smtp-accounts/verify` | [`SmtpAuthCheck`] | 204; 401 wrong; 429 too many failures; 403 over TCP (unix socket only: the mta) |
 //! | GET | `/tls` | | [`TlsCertificate`] (the certificate only) |
 //! | PUT | `/tls` | [`NewTlsCertificate`] | 200 [`TlsCertificate`]; 422 unreadable, mismatched or expired |
 //! | GET | `/queue?domain=&limit=` | | `[crate::queue::QueueItem]` from the mta |

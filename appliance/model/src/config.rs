@@ -301,6 +301,8 @@ pub struct MtaConfig {
     pub error_delay_after: u32,
     /// The delay per error past [`MtaConfig::error_delay_after`], in milliseconds.
     pub error_delay_ms: u64,
+    /// Errors in a session after which it gets 421 and is closed (0 = never).
+    pub error_disconnect_after: u32,
     /// How the mta resolves MX and address records for outbound delivery.
     pub dns: DnsConfig,
     /// Concurrent deliveries to one destination (domain or host).
@@ -414,6 +416,7 @@ impl Default for MtaConfig {
             data_timeout_secs: 180,
             error_delay_after: 3,
             error_delay_ms: 1000,
+            error_disconnect_after: 20,
             dns: DnsConfig::default(),
             per_destination_concurrency: 20,
             callout_positive_ttl_secs: 7 * 24 * 3600,

@@ -25,11 +25,33 @@ pub struct DirectoryIndex {
     pub generation: u64,
     routes: HashMap<String, Vec<DeliveryServer>>,
     users: HashSet<String>,
+    /// Domains whose verified mailboxes are provisioned on first mail.
+    automatic: HashSet<String>,
+    /// Domains whose mail is never delivered in clear ([`api::TlsPolicy::Required`]).
+    tls_required: HashSet<String>,
+    /// Who may relay outbound (see [`crate::relay`]).
+    pub relay: crate::relay::RelayIndex,
+    /// The domains' DKIM signers (see [`crate::dkim`]).
+    pub dkim: crate::dkim::Signers,
 }
 
 impl DirectoryIndex {
     /// Indexes `directory`: names in normal form, servers sorted by priority.
     pub fn new(directory: api::Directory) -> DirectoryIndex {
+        let relay = crate::relay::RelayIndex::new(&directory.domains);
+        let dkim = crate::dkim::Signers::new(&directory.dkim);
+        let automatic = directory
+            .domains
+            .iter()
+            .filter(|d| d.provisioning == api::Provisioning::Automatic)
+            .filter_map(|d| model::address::normalize_domain(&d.name).ok())
+            .collect();
+        let tls_required = directory
+            .domains
+            .iter()
+            .filter(|d| d.tls == api::TlsPolicy::Required)
+            .filter_map(|d| model::address::normalize_domain(&d.name).ok())
+            .collect();
         let routes = directory
             .domains
             .into_iter()
@@ -49,6 +71,19 @@ impl DirectoryIndex {
             generation: directory.generation,
             routes,
             users,
+            automatic,
+            tls_required,
+            relay,
+            dkim,
+        }
+    }
+
+    /// How the mailboxes of `domain` (normal form) are provisioned.
+    pub fn provisioning(&self, domain: &str) -> api::Provisioning {
+        if self.automatic.contains(domain) {
+            api::Provisioning::Automatic
+        } else {
+            api::Provisioning::Manual
         }
     }
 
@@ -60,6 +95,16 @@ impl DirectoryIndex {
     /// True when `address` (normal form) is a provisioned mailbox.
     pub fn has_user(&self, address: &str) -> bool {
         self.users.contains(address)
+    }
+
+    /// The delivery TLS policy of `domain` (normal form); opportunistic for
+    /// domains that are not ours.
+    pub fn tls_policy(&self, domain: &str) -> api::TlsPolicy {
+        if self.tls_required.contains(domain) {
+            api::TlsPolicy::Required
+        } else {
+            api::TlsPolicy::Opportunistic
+        }
     }
 
     /// The delivery servers of `domain`, lowest priority value first.

@@ -7,7 +7,12 @@
 //! - [`session`]: the SMTP server session as a sans-I/O state machine;
 //!   `server` is the I/O around it (listeners, permits, timeouts).
 //! - [`policy`] and [`directory`]: relay and recipient control from the
-//!   manager's directory, polled for changes.
+//!   manager's directory, polled for changes; [`callout`] verifies unknown
+//!   mailboxes of our domains with their own servers.
+//! - [`control`]: the control socket for queue listing, flush, delete,
+//!   hold and release; [`dsn`]: the sender's RFC 3461 requests.
+//! - [`relay`] and [`dkim`]: who may send outbound mail through the box,
+//!   and the DKIM signature of what leaves for our domains.
 //! - [`milter`]: the client of the filter (milter protocol 6).
 //! - [`queue`]: the sled queue with group commit; a 250 means fsynced.
 //! - [`delivery`]: scheduling, delivery with retry, bounces.
@@ -17,13 +22,18 @@
 // supervisor passes (server/inherited.rs), where it is allowed explicitly.
 #![deny(unsafe_code)]
 
+pub mod callout;
+pub mod control;
 pub mod delivery;
 pub mod directory;
+pub mod dkim;
+pub mod dsn;
 mod error;
 pub mod message;
 pub mod milter;
 pub mod policy;
 pub mod queue;
+pub mod relay;
 mod server;
 pub mod session;
 pub mod tracking;
@@ -77,6 +87,7 @@ pub async fn run(
 pub struct Mta {
     smtp_addr: SocketAddr,
     submission_addr: Option<SocketAddr>,
+    smtps_addr: Option<SocketAddr>,
     inject_socket: PathBuf,
     directory: Arc<Directory>,
     store: Store,
@@ -100,10 +111,18 @@ impl Mta {
             .await
             .expect("queue open task")?;
         let (committer, committer_task) = Committer::start(store.clone());
+        let holds = {
+            let store = store.clone();
+            tokio::task::spawn_blocking(move || queue::Holds::open(&store))
+                .await
+                .expect("queue holds task")?
+        };
         let api = manager_client(&mta.manager, &data_dir);
         let (stop, stop_rx) = watch::channel(false);
         let (stop_tracker, stop_tracker_rx) = watch::channel(false);
         let (tracker, tracker_task) = Tracker::start(api.clone(), stop_tracker_rx);
+        let callout = callout::Callout::new(api.clone(), &config.hostname, mta);
+        let security = server::tls::Security::load(&config, api.clone());
 
         let directory = Arc::new(Directory::default());
         if let Err(e) = directory::refresh(&directory, &api).await {
@@ -119,7 +138,7 @@ impl Mta {
         // a full channel would have to drop one and leave it undelivered.
         let (queued_tx, queued_rx) = mpsc::unbounded_channel();
         let ctx = Arc::new(delivery_context(
-            &config, &store, &committer, &directory, &tracker, &queued_tx,
+            &config, &store, &committer, &directory, &tracker, &queued_tx, &holds,
         ));
         let scheduler = tokio::spawn(delivery::scheduler::run(
             ctx,
@@ -128,6 +147,22 @@ impl Mta {
             stop_rx.clone(),
         ));
 
+        let control = Arc::new(control::Control {
+            store: store.clone(),
+            holds,
+            queued: queued_tx.clone(),
+            tracker: tracker.clone(),
+        });
+        let control_listener =
+            control::bind(&mta.control_socket).map_err(|source| MtaError::Listen {
+                address: format!("unix:{}", mta.control_socket.display()),
+                source,
+            })?;
+        tasks.push(tokio::spawn(control::serve(
+            control_listener,
+            control,
+            stop_rx.clone(),
+        )));
         let shared = Arc::new(Shared {
             session: SessionConfig {
                 hostname: config.hostname.clone(),
@@ -139,6 +174,9 @@ impl Mta {
             committer,
             tracker,
             queued: queued_tx,
+            limits: Arc::new(server::limits::Limits::new(mta)),
+            callout,
+            security,
         });
         let listeners = server::bind(mta).await?;
         let smtp_addr = local_addr(&listeners.smtp, &mta.smtp_listen)?;
@@ -147,9 +185,18 @@ impl Mta {
             None => None,
         };
         let permits = Permits::new(mta.max_connections);
-        for l in std::iter::once(listeners.smtp).chain(listeners.submission) {
+        let smtps_addr = match &listeners.smtps {
+            Some(l) => Some(local_addr(l, "smtps")?),
+            None => None,
+        };
+        use server::tls::Listener as Kind;
+        let smtp = std::iter::once((listeners.smtp, Kind::Smtp));
+        let submission = listeners.submission.map(|l| (l, Kind::Submission));
+        let implicit = listeners.smtps.map(|l| (l, Kind::Implicit));
+        for (l, kind) in smtp.chain(submission).chain(implicit) {
             tasks.push(tokio::spawn(server::accept_tcp(
                 l,
+                kind,
                 shared.clone(),
                 permits.clone(),
                 stop_rx.clone(),
@@ -162,13 +209,15 @@ impl Mta {
             stop_rx,
         )));
         log::info!(
-            "listening: smtp {smtp_addr}, submission {}, inject unix:{}",
+            "listening: smtp {smtp_addr}, submission {}, smtps {}, inject unix:{}",
             submission_addr.map_or("off".to_string(), |a| a.to_string()),
+            smtps_addr.map_or("off".to_string(), |a| a.to_string()),
             mta.inject_socket.display()
         );
         Ok(Mta {
             smtp_addr,
             submission_addr,
+            smtps_addr,
             inject_socket: mta.inject_socket.clone(),
             directory,
             store,
@@ -191,6 +240,11 @@ impl Mta {
     /// Where submission listens, if enabled.
     pub fn submission_addr(&self) -> Option<SocketAddr> {
         self.submission_addr
+    }
+
+    /// Where implicit TLS (465) listens, if enabled.
+    pub fn smtps_addr(&self) -> Option<SocketAddr> {
+        self.smtps_addr
     }
 
     /// The directory in use; [`Directory::apply`] is how the poller updates it.
@@ -265,6 +319,7 @@ fn delivery_context(
     directory: &Arc<Directory>,
     tracker: &Tracker,
     queued: &mpsc::UnboundedSender<String>,
+    holds: &queue::Holds,
 ) -> DeliveryContext {
     let mta = &config.mta;
     DeliveryContext {
@@ -281,5 +336,9 @@ fn delivery_context(
         retry_max: Duration::from_secs(mta.retry_max_secs),
         give_up_after: Duration::from_secs(mta.give_up_after_secs),
         queued: queued.clone(),
+        dns: delivery::dns::Dns::new(&mta.dns),
+        limits: delivery::limit::DestinationLimits::new(mta.per_destination_concurrency),
+        holds: holds.clone(),
+        delay_notice_after: Duration::from_secs(mta.delay_notice_after_secs),
     }
 }

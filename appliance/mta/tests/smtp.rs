@@ -112,14 +112,14 @@ async fn relay_and_recipient_control() {
     let mut cfg = config(dir.path());
     cfg.mta.submission_listen = Some("127.0.0.1:0".into());
     let mta = start(dir.path(), cfg, 9).await;
-    // Submission has the same policy for now.
+    // Submission: strangers must authenticate first (RFC 6409).
     let (mut s, _) = Client::connect(mta.submission_addr().unwrap()).await;
     s.cmd("EHLO c.test").await;
-    s.cmd("MAIL FROM:<a@elsewhere.test>").await;
     assert_eq!(
-        s.cmd("RCPT TO:<user@elsewhere.test>").await,
-        "550 5.7.1 relaying denied\r\n"
+        s.cmd("MAIL FROM:<a@elsewhere.test>").await,
+        "530 5.7.0 authentication required\r\n"
     );
+    assert_eq!(s.cmd("NOOP").await, "250 2.0.0 Ok\r\n");
     let (mut c, _) = Client::connect(mta.smtp_addr()).await;
     c.cmd("EHLO c.test").await;
     assert_eq!(
@@ -128,11 +128,13 @@ async fn relay_and_recipient_control() {
     );
     assert_eq!(
         c.cmd("RCPT TO:<user@elsewhere.test>").await,
-        "550 5.7.1 relaying denied\r\n"
+        "554 5.7.1 <user@elsewhere.test>: relay access denied\r\n"
     );
+    // Unknown mailboxes are verified with the domain's server; nothing
+    // listens on its port 9 here: 451, never 550.
     assert_eq!(
         c.cmd("RCPT TO:<nobody@example.test>").await,
-        "550 5.1.1 <nobody@example.test>: recipient unknown\r\n"
+        "451 4.4.3 <nobody@example.test>: cannot verify the recipient now, try again later\r\n"
     );
     assert_eq!(
         c.cmd("RCPT TO:<Postmaster@EXAMPLE.test>").await,
@@ -210,7 +212,7 @@ async fn connections_over_the_limit_get_421() {
     let (_, refused) = Client::connect(mta.smtp_addr()).await;
     assert_eq!(
         refused,
-        "421 4.3.2 too many connections, try again later\r\n"
+        "421 4.7.0 too many connections, try again later\r\n"
     );
     assert_eq!(first.cmd("QUIT").await, "221 2.0.0 Bye\r\n");
     // The slot is free again once the first session has ended.
@@ -272,7 +274,16 @@ async fn inject_socket_takes_any_valid_recipient_and_skips_the_filter() {
 #[tokio::test]
 async fn directory_changes_and_tracking_go_through_the_manager_api() {
     let dir = tempfile::tempdir().unwrap();
-    let down = Downstream::accepting().await;
+    // The domain's server refuses the unknown mailbox to the call-out (its
+    // first connection), and takes the delivery once it is provisioned.
+    let down = Downstream::start(
+        |a, n| match (a, n) {
+            ("other@example.test", 1) => "550 5.1.1 no such user".into(),
+            _ => "250 2.1.5 Ok".into(),
+        },
+        |_| "250 2.0.0 Ok: stored".into(),
+    )
+    .await;
     let mut cfg = managed_config(dir.path(), down.port);
     cfg.initial_data
         .users

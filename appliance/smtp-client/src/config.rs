@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use crate::TlsMode;
+
 /// Per-connection settings.
 ///
 /// The defaults are RFC 5321's recommended minimum timeouts (section 4.5.3.2),
@@ -37,4 +39,14 @@ pub struct Envelope<'a> {
     /// The forward-paths without angle brackets, in the order results are
     /// reported.
     pub recipients: &'a [String],
+}
+
+/// The server a delivery goes to, as far as TLS is concerned.
+#[derive(Clone, Copy, Debug)]
+pub struct Destination<'a> {
+    /// The name the server is known by (MX target or configured host),
+    /// sent as SNI; an IP address sends none.
+    pub server_name: &'a str,
+    /// Whether to use STARTTLS, and whether clear text is allowed.
+    pub tls: TlsMode,
 }

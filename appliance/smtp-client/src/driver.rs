@@ -1,11 +1,18 @@
 //! The tokio side: runs a [`Session`] over a stream, every read and write
-//! under the configured time limit.
+//! under the configured time limit, upgrading the stream on STARTTLS and
+//! recording the transcript of the proof.
 
 use crate::body::{DotStuffer, BODY_CHUNK};
+use crate::proof::{first_word, Transcript};
 use crate::reader::ReplyReader;
 use crate::session::{Action, Session};
-use crate::{ClientConfig, ClientError, DeliveryReport, Envelope, Reply, Stage};
+use crate::tls::{self, Stream};
+use crate::{
+    ClientConfig, ClientError, Delivery, DeliveryReport, Destination, Envelope, Proof, Reply,
+    Stage, TlsInfo, TlsMode,
+};
 use log::debug;
+use sha2::{Digest, Sha256};
 use std::collections::VecDeque;
 use std::future::Future;
 use std::io;
@@ -54,15 +61,60 @@ pub async fn send_logged<S: AsyncRead + AsyncWrite + Unpin>(
     message: &[u8],
     log_id: &str,
 ) -> Result<DeliveryReport, ClientError> {
-    let mut session = Session::new(&config.helo_name, envelope, message);
+    let destination = Destination {
+        server_name: "localhost",
+        tls: TlsMode::Disabled,
+    };
+    let delivery = deliver(stream, config, &destination, envelope, message, log_id).await?;
+    Ok(delivery.report)
+}
+
+/// [`send_logged`] to a server on the network: STARTTLS per
+/// `destination.tls`, and the [`Proof`] of what was said.
+///
+/// With [`TlsMode::Required`] nothing is sent in clear: a server without
+/// STARTTLS, or refusing it, gets QUIT and every recipient a local
+/// `450 4.7.4` reply. A failed handshake is a [`ClientError`] at
+/// [`Stage::Tls`] (the connection is unusable; retry later or elsewhere).
+pub async fn deliver<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: S,
+    config: &ClientConfig,
+    destination: &Destination<'_>,
+    envelope: &Envelope<'_>,
+    message: &[u8],
+    log_id: &str,
+) -> Result<Delivery, ClientError> {
+    let mut session = Session::new(&config.helo_name, envelope, message).with_tls(destination.tls);
     let mut conn = Connection {
-        stream,
+        stream: Stream::Plain(stream),
         reader: ReplyReader::default(),
         config,
         log_id,
+        server_name: destination.server_name,
+        transcript: Transcript::default(),
+        tls: None,
+        body_sha256: None,
     };
     let outcome = conn.run(&mut session, message).await;
-    match (session.into_report(), outcome) {
+    let ehlo_name = session.ehlo_name().unwrap_or_default().to_string();
+    let report = decided(session.into_report(), outcome, log_id)?;
+    let proof = Proof {
+        banner_name: first_word(&report.greeting.text),
+        ehlo_name,
+        tls: conn.tls,
+        transcript: conn.transcript.into_lines(),
+        body_sha256: conn.body_sha256,
+    };
+    Ok(Delivery { report, proof })
+}
+
+/// The report when every recipient was decided, whatever happened next.
+fn decided(
+    report: Option<DeliveryReport>,
+    outcome: Result<(), ClientError>,
+    log_id: &str,
+) -> Result<DeliveryReport, ClientError> {
+    match (report, outcome) {
         (Some(report), Ok(())) => Ok(report),
         (Some(report), Err(error)) => {
             debug!("{log_id}: ignoring {error}: every recipient was already decided");
@@ -133,10 +185,15 @@ async fn limit<T>(
 
 /// One SMTP connection being driven.
 struct Connection<'c, S> {
-    stream: S,
+    stream: Stream<S>,
     reader: ReplyReader,
     config: &'c ClientConfig,
     log_id: &'c str,
+    /// The server's name, for SNI.
+    server_name: &'c str,
+    transcript: Transcript,
+    tls: Option<TlsInfo>,
+    body_sha256: Option<String>,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Connection<'_, S> {
@@ -147,6 +204,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<'_, S> {
             match action {
                 Action::Send { stage, bytes } => self.send_commands(stage, &bytes).await?,
                 Action::SendBody => session.body_sent(self.send_body(message).await?),
+                Action::StartTls => {
+                    self.start_tls().await?;
+                    actions.extend(session.tls_established());
+                }
                 Action::Read(stage) => {
                     let reply = self.read_reply(stage).await?;
                     actions.extend(session.on_reply(reply)?);
@@ -168,7 +229,39 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<'_, S> {
         for line in String::from_utf8_lossy(bytes).lines() {
             debug!("{}: > {line}", self.log_id);
         }
+        self.transcript.sent(bytes);
         self.write(stage, bytes).await
+    }
+
+    /// The TLS handshake after a 220 to STARTTLS. Bytes already received
+    /// beyond that reply would be answers injected in clear (the
+    /// CVE-2011-0411 class): the connection is dropped instead.
+    async fn start_tls(&mut self) -> Result<(), ClientError> {
+        let failed = |detail: String| ClientError::Protocol {
+            stage: Stage::Tls,
+            detail,
+        };
+        if self.reader.has_pending() {
+            return Err(failed(
+                "the server sent data after its STARTTLS reply".into(),
+            ));
+        }
+        let name = tls::server_name(self.server_name).map_err(failed)?;
+        let config = tls::client_config().map_err(|e| failed(e.to_string()))?;
+        let Stream::Plain(plain) = std::mem::replace(&mut self.stream, Stream::Upgrading) else {
+            return Err(failed("STARTTLS on an encrypted connection".into()));
+        };
+        let connector = tokio_rustls::TlsConnector::from(config);
+        let timeout = self.config.command_timeout;
+        let encrypted = limit(timeout, Stage::Tls, connector.connect(name, plain)).await?;
+        let info = tls::info(&encrypted);
+        debug!("{}: TLS {} {}", self.log_id, info.version, info.cipher);
+        self.transcript
+            .note(format!("TLS: {} {}", info.version, info.cipher));
+        self.tls = Some(info);
+        self.stream = Stream::Tls(Box::new(encrypted));
+        self.reader = ReplyReader::default();
+        Ok(())
     }
 
     async fn write(&mut self, stage: Stage, bytes: &[u8]) -> Result<(), ClientError> {
@@ -186,11 +279,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<'_, S> {
         let mut stuffer = DotStuffer::new(message, BODY_CHUNK);
         let mut chunk = Vec::with_capacity(BODY_CHUNK + 8);
         let mut sent = 0u64;
+        let mut digest = Sha256::new();
         while stuffer.next_chunk(&mut chunk) {
             self.write(Stage::Body, &chunk).await?;
+            digest.update(&chunk);
             sent += chunk.len() as u64;
         }
         debug!("{}: > (message, {sent} octets)", self.log_id);
+        let hash = format!("{:x}", digest.finalize());
+        self.transcript
+            .note(format!("C: [message data: {sent} octets, sha256 {hash}]"));
+        self.body_sha256 = Some(hash);
         Ok(sent)
     }
 
@@ -201,6 +300,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<'_, S> {
             .await
             .map_err(|_| ClientError::Timeout { stage })??;
         debug!("{}: < {reply}", self.log_id);
+        self.transcript.received(self.reader.last_raw());
         Ok(reply)
     }
 

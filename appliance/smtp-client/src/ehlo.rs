@@ -9,6 +9,8 @@ pub(crate) struct Capabilities {
     pub(crate) eight_bit_mime: bool,
     /// SIZE (RFC 1870): `Some(0)` when advertised without a fixed limit.
     pub(crate) size: Option<u64>,
+    /// STARTTLS (RFC 3207): the connection can be encrypted.
+    pub(crate) starttls: bool,
 }
 
 impl Capabilities {
@@ -25,6 +27,8 @@ impl Capabilities {
                 caps.pipelining = true;
             } else if keyword.eq_ignore_ascii_case("8BITMIME") {
                 caps.eight_bit_mime = true;
+            } else if keyword.eq_ignore_ascii_case("STARTTLS") {
+                caps.starttls = true;
             } else if keyword.eq_ignore_ascii_case("SIZE") {
                 let limit = words.next().and_then(|n| n.parse().ok()).unwrap_or(0);
                 caps.size = Some(limit);
@@ -40,14 +44,16 @@ mod tests {
 
     #[test]
     fn keywords_are_recognised_case_insensitively() {
-        let caps =
-            Capabilities::from_ehlo_text("mx.test hello\npipelining\nSIZE 10240000\n8BITMIME\nDSN");
+        let caps = Capabilities::from_ehlo_text(
+            "mx.test hello\npipelining\nSIZE 10240000\n8BITMIME\nDSN\nstarttls",
+        );
         assert_eq!(
             caps,
             Capabilities {
                 pipelining: true,
                 eight_bit_mime: true,
-                size: Some(10_240_000)
+                size: Some(10_240_000),
+                starttls: true,
             }
         );
     }

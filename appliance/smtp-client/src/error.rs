@@ -20,6 +20,8 @@ pub enum Stage {
     Greeting,
     /// EHLO, or the HELO fallback.
     Ehlo,
+    /// STARTTLS, its reply and the TLS handshake.
+    Tls,
     /// MAIL FROM (with pipelining: the whole MAIL/RCPT/DATA group write).
     Mail,
     /// RCPT TO.
@@ -38,6 +40,7 @@ impl fmt::Display for Stage {
             Stage::Connect => "connect",
             Stage::Greeting => "greeting",
             Stage::Ehlo => "ehlo",
+            Stage::Tls => "starttls",
             Stage::Mail => "mail",
             Stage::Rcpt => "rcpt",
             Stage::Data => "data",

@@ -10,7 +10,8 @@
 //!
 //! Layout: `session` is the state machine (no I/O), `reader` frames replies
 //! with smtp-proto, `body` encodes the message for DATA, `driver` does the
-//! socket work under timeouts.
+//! socket work under timeouts, `tls` the STARTTLS upgrade, `proof` what a
+//! delivery proves. [`deliver`] is [`send`] with STARTTLS and the [`Proof`].
 
 #![forbid(unsafe_code)]
 
@@ -19,14 +20,20 @@ mod config;
 mod driver;
 mod ehlo;
 mod error;
+mod probe;
+mod proof;
 mod reader;
 mod reply;
 mod report;
 mod session;
+mod tls;
 
-pub use config::{ClientConfig, Envelope};
-pub use driver::{connect_tcp, send, send_logged};
+pub use config::{ClientConfig, Destination, Envelope};
+pub use driver::{connect_tcp, deliver, send, send_logged};
 pub use error::{ClientError, Stage};
+pub use probe::{probe, Probe, ProbeOutcome, ProbeStep};
+pub use proof::{Delivery, Proof, MAX_TRANSCRIPT_BYTES};
 pub use reader::MAX_REPLY_BYTES;
 pub use reply::Reply;
 pub use report::{DeliveryReport, RecipientResult};
+pub use tls::{TlsInfo, TlsMode};

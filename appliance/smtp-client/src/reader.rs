@@ -24,12 +24,27 @@ pub(crate) struct ReplyReader {
     pending: Vec<u8>,
     /// Raw octets consumed so far by the reply being parsed.
     reply_bytes: usize,
+    /// Those octets (at most [`MAX_REPLY_BYTES`]), for the transcript.
+    raw: Vec<u8>,
+    /// The raw octets of the last complete reply.
+    last_raw: Vec<u8>,
 }
 
 impl ReplyReader {
     /// Appends bytes read from the socket.
     pub(crate) fn push(&mut self, bytes: &[u8]) {
         self.pending.extend_from_slice(bytes);
+    }
+
+    /// The raw octets (CRLFs included) of the last complete reply.
+    pub(crate) fn last_raw(&self) -> &[u8] {
+        &self.last_raw
+    }
+
+    /// True when bytes arrived beyond the last complete reply (a server
+    /// that talks after its STARTTLS reply is injecting).
+    pub(crate) fn has_pending(&self) -> bool {
+        !self.pending.is_empty() || self.reply_bytes > 0
     }
 
     /// The next complete reply, `Ok(None)` if more bytes are needed, or a
@@ -41,15 +56,16 @@ impl ReplyReader {
         let mut unread = self.pending.iter();
         let parsed = self.receiver.parse(&mut unread);
         let consumed = self.pending.len() - unread.len();
-        self.pending.drain(..consumed);
         self.reply_bytes += consumed;
         if self.reply_bytes > MAX_REPLY_BYTES {
             return Err(format!("reply longer than {MAX_REPLY_BYTES} octets"));
         }
+        self.raw.extend(self.pending.drain(..consumed));
         match parsed {
             Ok(response) => {
                 self.receiver.reset();
                 self.reply_bytes = 0;
+                self.last_raw = std::mem::take(&mut self.raw);
                 if !(200..=599).contains(&response.code) {
                     return Err(format!("reply code {} out of range", response.code));
                 }
@@ -88,6 +104,23 @@ mod tests {
                 Reply::new(550, "5.1.1 no\nsuch user"),
                 Reply::new(354, "go"),
             ]
+        );
+        assert_eq!(reader.last_raw(), b"354 go\r\n");
+        assert!(!reader.has_pending());
+    }
+
+    #[test]
+    fn raw_reply_is_kept_whole_across_reads() {
+        let mut reader = ReplyReader::default();
+        reader.push(b"220-mx.test ESMTP\r\n22");
+        assert_eq!(reader.next_reply(), Ok(None));
+        assert!(reader.has_pending());
+        reader.push(b"0 welcome\r\n250 extra");
+        assert!(reader.next_reply().unwrap().is_some());
+        assert_eq!(reader.last_raw(), b"220-mx.test ESMTP\r\n220 welcome\r\n");
+        assert!(
+            reader.has_pending(),
+            "the start of the next reply is waiting"
         );
     }
 

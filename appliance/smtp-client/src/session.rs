@@ -8,7 +8,8 @@
 
 use crate::body::{has_eight_bit, wire_size};
 use crate::ehlo::Capabilities;
-use crate::{ClientError, DeliveryReport, Envelope, RecipientResult, Reply, Stage};
+use crate::proof::first_word;
+use crate::{ClientError, DeliveryReport, Envelope, RecipientResult, Reply, Stage, TlsMode};
 
 /// What the driver must do next, in order.
 #[derive(Debug, PartialEq, Eq)]
@@ -23,6 +24,9 @@ pub(crate) enum Action {
     /// Stream the dot-stuffed message, then report its size with
     /// [`Session::body_sent`].
     SendBody,
+    /// Perform the TLS handshake (nothing may be buffered), then continue
+    /// with [`Session::tls_established`].
+    StartTls,
     /// Read the next reply and pass it to [`Session::on_reply`].
     Read(Stage),
 }
@@ -33,6 +37,8 @@ enum State {
     Greeting,
     Ehlo,
     Helo,
+    /// The reply to STARTTLS.
+    StartTls,
     Mail,
     /// The reply to the RCPT of `to_send[n]`.
     Rcpt(usize),
@@ -63,6 +69,14 @@ pub(crate) struct Session<'a> {
     accepted: Vec<usize>,
     data_reply: Option<Reply>,
     bytes_sent: u64,
+    /// The STARTTLS policy.
+    tls: TlsMode,
+    /// True once the TLS handshake succeeded.
+    secured: bool,
+    /// What the EHLO in clear offered, to go on in clear if STARTTLS fails.
+    offered: Capabilities,
+    /// The host name in the last positive EHLO/HELO reply.
+    ehlo_name: Option<String>,
 }
 
 impl<'a> Session<'a> {
@@ -98,7 +112,22 @@ impl<'a> Session<'a> {
             accepted: Vec::new(),
             data_reply: None,
             bytes_sent: 0,
+            tls: TlsMode::Disabled,
+            secured: false,
+            offered: Capabilities::default(),
+            ehlo_name: None,
         }
+    }
+
+    /// Sets the STARTTLS policy (the default is [`TlsMode::Disabled`]).
+    pub(crate) fn with_tls(mut self, mode: TlsMode) -> Self {
+        self.tls = mode;
+        self
+    }
+
+    /// The host name the server gave in its last positive EHLO/HELO reply.
+    pub(crate) fn ehlo_name(&self) -> Option<&str> {
+        self.ehlo_name.as_deref()
     }
 
     /// The first action: wait for the banner.
@@ -118,6 +147,7 @@ impl<'a> Session<'a> {
             State::Greeting => self.on_greeting(reply),
             State::Ehlo => self.on_ehlo(reply),
             State::Helo => self.on_helo(reply),
+            State::StartTls => self.on_starttls(reply),
             State::Mail => self.on_mail(reply),
             State::Rcpt(n) => self.on_rcpt(n, reply),
             State::Data => self.on_data(reply),
@@ -157,6 +187,7 @@ impl<'a> Session<'a> {
         match self.state {
             State::Greeting => Stage::Greeting,
             State::Ehlo | State::Helo => Stage::Ehlo,
+            State::StartTls => Stage::Tls,
             State::Mail => Stage::Mail,
             State::Rcpt(_) => Stage::Rcpt,
             State::Data => Stage::Data,
@@ -195,7 +226,8 @@ impl<'a> Session<'a> {
 
     fn on_ehlo(&mut self, reply: Reply) -> Vec<Action> {
         if reply.is_positive() {
-            return self.begin(Capabilities::from_ehlo_text(&reply.text));
+            self.ehlo_name = Some(first_word(&reply.text));
+            return self.after_hello(Capabilities::from_ehlo_text(&reply.text));
         }
         if reply.is_permanent() {
             self.state = State::Helo;
@@ -207,7 +239,8 @@ impl<'a> Session<'a> {
 
     fn on_helo(&mut self, reply: Reply) -> Vec<Action> {
         if reply.is_positive() {
-            return self.begin(Capabilities::default());
+            self.ehlo_name = Some(first_word(&reply.text));
+            return self.after_hello(Capabilities::default());
         }
         self.decide_pending(&reply);
         self.quit()
@@ -382,5 +415,6 @@ fn is_safe_path(address: &str) -> bool {
         .all(|b| b >= 0x20 && b != 0x7f && b != b'<' && b != b'>')
 }
 
+mod starttls;
 #[cfg(test)]
 mod tests;

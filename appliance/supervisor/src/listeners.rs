@@ -12,7 +12,7 @@ use std::process::Command;
 use command_fds::{CommandFdExt, FdMapping};
 use model::config::MtaConfig;
 
-/// The environment variable naming the inherited listeners: `smtp:3,submission:4`.
+/// The environment variable naming the inherited listeners: `smtp:3,submission:4,smtps:5`.
 pub const LISTEN_FDS_ENV: &str = "FILTERBOX_LISTEN_FDS";
 
 /// First descriptor number the listeners get in the mta.
@@ -25,7 +25,7 @@ pub struct MtaListeners {
 }
 
 impl MtaListeners {
-    /// Binds `smtp_listen` and, if set, `submission_listen`.
+    /// Binds `smtp_listen` and, if set, `submission_listen` and `smtps_listen`.
     pub fn bind(config: &MtaConfig) -> std::io::Result<MtaListeners> {
         let bind = |address: &str| {
             TcpListener::bind(address).map_err(|e| {
@@ -35,6 +35,9 @@ impl MtaListeners {
         let mut listeners = vec![("smtp", bind(&config.smtp_listen)?)];
         if let Some(a) = &config.submission_listen {
             listeners.push(("submission", bind(a)?));
+        }
+        if let Some(a) = &config.smtps_listen {
+            listeners.push(("smtps", bind(a)?));
         }
         Ok(MtaListeners { listeners })
     }
@@ -69,13 +72,14 @@ mod tests {
         let config = MtaConfig {
             smtp_listen: "127.0.0.1:0".into(),
             submission_listen: Some("127.0.0.1:0".into()),
+            smtps_listen: Some("127.0.0.1:0".into()),
             ..MtaConfig::default()
         };
         let listeners = MtaListeners::bind(&config).unwrap();
         let mut command = Command::new("sh");
         command.args([
             "-c",
-            "echo $FILTERBOX_LISTEN_FDS; readlink /proc/self/fd/3 /proc/self/fd/4",
+            "echo $FILTERBOX_LISTEN_FDS; readlink /proc/self/fd/3 /proc/self/fd/4 /proc/self/fd/5",
         ]);
         listeners.pass_to(&mut command).unwrap();
         let mut child = command
@@ -91,9 +95,9 @@ mod tests {
             .unwrap();
         child.wait().unwrap();
         let lines: Vec<&str> = out.lines().collect();
-        assert_eq!(lines[0], "smtp:3,submission:4");
+        assert_eq!(lines[0], "smtp:3,submission:4,smtps:5");
         assert!(
-            lines[1].starts_with("socket:") && lines[2].starts_with("socket:"),
+            lines[1..].iter().all(|l| l.starts_with("socket:")) && lines.len() == 4,
             "{out}"
         );
     }

@@ -136,6 +136,8 @@ fn role_files(dir: &Path, config: &SystemConfig) -> Vec<(Role, Vec<PathBuf>)> {
                 dir.join(manager::DATA_DB),
                 dir.join(API_TOKEN_FILE),
                 config.manager.api_socket.clone(),
+                // The manager replaces the certificate on upload (`PUT /tls`).
+                config.tls.cert.parent().unwrap_or(dir).to_path_buf(),
             ],
         ),
         (

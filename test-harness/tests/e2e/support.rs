@@ -57,7 +57,7 @@ pub fn send_first_mail(b: &TestBox, subject: &str, body: &str) -> anyhow::Result
     loop {
         match send_mail(b, subject, body) {
             Err(e)
-                if e.to_string().contains("relaying denied")
+                if e.to_string().contains("relay access denied")
                     && std::time::Instant::now() < deadline =>
             {
                 std::thread::sleep(Duration::from_secs(1));

@@ -1,4 +1,4 @@
-//! `domain list|add|show|delete`.
+//! `domain list|add|show|delete` (`set` and `dkim`: [`super::domain_set`]).
 
 use anyhow::Context;
 use model::address::normalize_domain;
@@ -48,11 +48,13 @@ pub fn run(api: &ApiClient, cmd: DomainCommand, out: &mut Out<'_>) -> anyhow::Re
                 .with_context(|| format!("deleting domain {name}"))?;
             out.done(&format!("deleted domain {name} and its users"))
         }
+        DomainCommand::Set(args) => super::domain_set::set(api, args, out),
+        DomainCommand::Dkim { name } => super::domain_set::dkim(api, &name, out),
     }
 }
 
 /// `host:port/priority, …`
-fn servers(delivery: &[DeliveryServer]) -> String {
+pub(super) fn servers(delivery: &[DeliveryServer]) -> String {
     delivery
         .iter()
         .map(|s| {

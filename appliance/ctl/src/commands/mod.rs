@@ -3,8 +3,12 @@
 
 pub mod admin;
 pub mod domain;
+pub mod domain_set;
 pub mod quarantine;
+pub mod queue;
+pub mod smtp_account;
 pub mod stats;
+pub mod tls;
 pub mod tracking;
 pub mod user;
 

@@ -199,6 +199,7 @@ impl TestBox {
         let mut c = SystemConfig::default();
         c.mta.smtp_listen = format!("127.0.0.1:{}", free_port());
         c.mta.submission_listen = Some(format!("127.0.0.1:{}", free_port()));
+        c.mta.smtps_listen = Some(format!("127.0.0.1:{}", free_port()));
         c.manager.http_listen = Some(format!("127.0.0.1:{}", free_port()));
         c.mta.retry_initial_secs = 1;
         c.mta.retry_max_secs = 2;

@@ -27,7 +27,7 @@
 //! restart of the manager resets it. Passwords are never logged.
 
 pub mod networks;
-mod password;
+pub(crate) mod password;
 pub mod throttle;
 
 use std::sync::{Mutex, MutexGuard};

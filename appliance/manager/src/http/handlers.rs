@@ -69,11 +69,6 @@ pub(super) fn delete_user(r: &Router, p: &Params, address: &str) -> Handled {
     Ok(Response::no_content())
 }
 
-pub(super) fn directory(r: &Router, p: &Params) -> Handled {
-    p.only(&[])?;
-    Ok(Response::json(200, &r.store.directory()?))
-}
-
 pub(super) fn generation(r: &Router, p: &Params) -> Handled {
     p.only(&[])?;
     let generation = r.store.generation()?;

@@ -11,7 +11,9 @@ use model::id::is_valid_id;
 use super::auth::bearer_matches;
 use super::handlers;
 use super::handlers_admin as admin;
+use super::handlers_domains as domains;
 use super::handlers_firmware as firmware;
+use super::handlers_smtp as smtp;
 use super::input::Params;
 use super::response::Response;
 use crate::admin::throttle::LockoutPolicy;
@@ -41,13 +43,26 @@ pub struct Router {
     pub(super) admin: Admin,
     /// The supervisor's control socket, for the box's status.
     pub(super) control_socket: Option<std::path::PathBuf>,
+    /// The mta's control socket, for the `/queue` routes.
+    pub(super) mta_control: Option<std::path::PathBuf>,
     token: String,
+    /// Failed SMTP AUTH checks per client.
+    pub(super) smtp_auth: smtp::AuthThrottle,
+    /// The box's certificate files, for `/tls`.
+    tls: Option<model::config::TlsFiles>,
 }
 
 impl Router {
     /// The bearer token TCP clients present.
     pub(super) fn token(&self) -> &str {
         &self.token
+    }
+
+    /// The certificate files, or 404 when this manager was given none.
+    pub(super) fn tls_files(&self) -> Result<&model::config::TlsFiles, Response> {
+        self.tls
+            .as_ref()
+            .ok_or_else(|| Response::error(404, "not_found", "no TLS certificate configured"))
     }
 }
 
@@ -57,6 +72,7 @@ enum Route {
     Health,
     Domains,
     Domain(String),
+    DomainDkim(String),
     Users,
     User(String),
     Directory,
@@ -76,6 +92,10 @@ enum Route {
     Firmware,
     FirmwareUpload,
     FirmwareUrl,
+    SmtpAccounts,
+    SmtpAccount(String),
+    SmtpAccountVerify,
+    Tls,
 }
 
 impl Route {
@@ -90,6 +110,7 @@ impl Route {
         let route = match *rest {
             ["domains"] => Route::Domains,
             ["domains", name] => Route::Domain(name.into()),
+            ["domains", name, "dkim"] => Route::DomainDkim(name.into()),
             ["users"] => Route::Users,
             ["users", address] => Route::User(address.into()),
             ["directory"] => Route::Directory,
@@ -109,6 +130,10 @@ impl Route {
             ["firmware"] => Route::Firmware,
             ["firmware", "upload"] => Route::FirmwareUpload,
             ["firmware", "url"] => Route::FirmwareUrl,
+            ["smtp-accounts"] => Route::SmtpAccounts,
+            ["smtp-accounts", "verify"] => Route::SmtpAccountVerify,
+            ["smtp-accounts", name] => Route::SmtpAccount(name.into()),
+            ["tls"] => Route::Tls,
             _ => return None,
         };
         Some(route)
@@ -119,6 +144,7 @@ impl Route {
         match self {
             Route::Health
             | Route::Directory
+            | Route::DomainDkim(_)
             | Route::Generation
             | Route::QuarantineMessage(_)
             | Route::Admin
@@ -126,14 +152,18 @@ impl Route {
             | Route::System
             | Route::Firmware => "GET",
             Route::Domains | Route::Users | Route::Quarantine | Route::Tracking => "GET, POST",
-            Route::Domain(_) | Route::User(_) | Route::QuarantineItem(_) => "GET, DELETE",
+            Route::Domain(_) => "GET, PATCH, DELETE",
+            Route::User(_) | Route::QuarantineItem(_) => "GET, DELETE",
             Route::QuarantineRelease(_)
             | Route::AdminVerify
             | Route::AdminToken
             | Route::FirmwareUpload
             | Route::FirmwareUrl => "POST",
             Route::AdminPassword => "PUT",
-            Route::AdminNetworks => "GET, PUT",
+            Route::AdminNetworks | Route::Tls => "GET, PUT",
+            Route::SmtpAccounts => "GET, POST",
+            Route::SmtpAccount(_) => "DELETE",
+            Route::SmtpAccountVerify => "POST",
         }
     }
 
@@ -158,13 +188,28 @@ impl Router {
             releaser,
             admin: Admin::new(LockoutPolicy::default(), own_uid()),
             control_socket: None,
+            mta_control: None,
             token,
+            smtp_auth: Default::default(),
+            tls: None,
         }
+    }
+
+    /// Answers the `/queue` routes through the mta's control `socket`.
+    pub fn with_mta_control(mut self, socket: std::path::PathBuf) -> Router {
+        self.mta_control = Some(socket);
+        self
     }
 
     /// Answers `GET /system` from the supervisor listening on `socket`.
     pub fn with_control_socket(mut self, socket: std::path::PathBuf) -> Router {
         self.control_socket = Some(socket);
+        self
+    }
+
+    /// Serves `GET/PUT /tls` on these certificate files.
+    pub fn with_tls(mut self, files: model::config::TlsFiles) -> Router {
+        self.tls = Some(files);
         self
     }
 
@@ -240,6 +285,9 @@ impl Router {
         let Some(segments) = segments else {
             return Response::error(400, "bad_request", "malformed percent-encoding in the path");
         };
+        if let Some(r) = super::handlers_queue::route(self, method, &segments, query) {
+            return r;
+        }
         let Some(route) = Route::resolve(&segments) else {
             return Response::error(404, "not_found", format!("no route {path}"));
         };
@@ -272,11 +320,13 @@ impl Router {
             ("POST", R::Domains) => handlers::create_domain(self, p, body),
             ("GET", R::Domain(name)) => handlers::domain(self, p, name),
             ("DELETE", R::Domain(name)) => handlers::delete_domain(self, p, name),
+            ("PATCH", R::Domain(name)) => domains::update_domain(self, p, name, body),
+            ("GET", R::DomainDkim(name)) => domains::domain_dkim(self, p, name),
             ("GET", R::Users) => handlers::users(self, p),
             ("POST", R::Users) => handlers::create_user(self, p, body),
             ("GET", R::User(address)) => handlers::user(self, p, address),
             ("DELETE", R::User(address)) => handlers::delete_user(self, p, address),
-            ("GET", R::Directory) => handlers::directory(self, p),
+            ("GET", R::Directory) => domains::directory(self, p, caller),
             ("GET", R::Generation) => handlers::generation(self, p),
             ("GET", R::Quarantine) => handlers::quarantine_list(self, p),
             ("POST", R::Quarantine) => handlers::quarantine_create(self, p, body),
@@ -300,6 +350,12 @@ impl Router {
                 firmware::upload(self, p, &mut reader, body.len() as u64, caller)
             }
             ("POST", R::FirmwareUrl) => firmware::url(self, p, body, caller),
+            ("GET", R::SmtpAccounts) => smtp::accounts(self, p),
+            ("POST", R::SmtpAccounts) => smtp::create_account(self, p, body),
+            ("DELETE", R::SmtpAccount(name)) => smtp::delete_account(self, p, name),
+            ("POST", R::SmtpAccountVerify) => smtp::verify(self, p, body, caller),
+            ("GET", R::Tls) => smtp::certificate(self, p),
+            ("PUT", R::Tls) => smtp::set_certificate(self, p, body),
             _ => {
                 let mut r = Response::error(
                     405,

@@ -123,7 +123,8 @@ fn wrong_methods_are_405_with_allow() {
         ("PUT", "/api/v1/domains", "GET, POST"),
         ("DELETE", "/api/v1/directory", "GET"),
         ("POST", "/health", "GET"),
-        ("POST", "/api/v1/domains/a.test", "GET, DELETE"),
+        ("POST", "/api/v1/domains/a.test", "GET, PATCH, DELETE"),
+        ("DELETE", "/api/v1/domains/a.test/dkim", "GET"),
         (
             "GET",
             "/api/v1/quarantine/0123456789abcdef01234/release",

@@ -30,18 +30,23 @@ impl Store {
     /// Creates a domain after validating it; 409 when it exists.
     pub fn create_domain(&self, new: &NewDomain, now: u64) -> StoreResult<Domain> {
         let domain = validate_domain(new, now)?;
+        let exists = || StoreError::Conflict(format!("domain {} already exists", domain.name));
+        if self.domains.contains_key(domain.name.as_bytes())? {
+            return Err(exists());
+        }
+        // Made before the lock: RSA key generation takes a moment.
+        let dkim = super::dkim::new_key(now)?;
+        let dkim_tree = self.dkim_tree()?;
         let _guard = self.lock_directory();
         let key = domain.name.as_bytes();
         let value = encode(&domain);
-        (&self.domains, &self.meta)
-            .transaction(|(domains, meta)| {
+        (&self.domains, &self.meta, &dkim_tree)
+            .transaction(|(domains, meta, keys)| {
                 if domains.get(key)?.is_some() {
-                    return abort(StoreError::Conflict(format!(
-                        "domain {} already exists",
-                        domain.name
-                    )));
+                    return abort(exists());
                 }
                 domains.insert(key, value.as_slice())?;
+                super::dkim::insert(keys, &domain.name, &dkim)?;
                 bump_generation(meta)
             })
             .map_err(tx_error)?;
@@ -61,11 +66,13 @@ impl Store {
             .scan_prefix(super::users::domain_prefix(&key))
             .keys()
             .collect::<Result<Vec<_>, _>>()?;
-        (&self.domains, &self.users, &self.meta)
-            .transaction(|(domains, users, meta)| {
+        let dkim_tree = self.dkim_tree()?;
+        (&self.domains, &self.users, &self.meta, &dkim_tree)
+            .transaction(|(domains, users, meta, keys)| {
                 if domains.remove(key.as_bytes())?.is_none() {
                     return abort(no_such_domain(name));
                 }
+                keys.remove(key.as_bytes())?;
                 for k in &user_keys {
                     users.remove(k)?;
                 }

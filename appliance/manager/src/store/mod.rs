@@ -5,9 +5,12 @@
 //! that span trees run in sled transactions so a crash never leaves half of
 //! one, and writes the API acknowledges are flushed before the answer.
 
+mod dkim;
+mod domain_update;
 mod domains;
 mod quarantine;
 mod settings;
+mod smtp_accounts;
 mod stats;
 mod tracking;
 mod users;
@@ -41,6 +44,9 @@ pub enum StoreError {
     /// sled failed (HTTP 500).
     #[error("database error: {0}")]
     Db(#[from] sled::Error),
+    /// A DKIM key could not be made, e.g. no system randomness (HTTP 500).
+    #[error("DKIM key generation failed: {0}")]
+    KeyGeneration(String),
     /// A stored record does not decode: a bug or a damaged file (HTTP 500).
     #[error("corrupt record in tree {tree}: {detail}")]
     Corrupt {

@@ -1,20 +1,68 @@
-//! Delivery status notifications (RFC 3464): the bounce sent to the original
-//! sender when recipients failed for good.
+//! Delivery status notifications (RFC 3464): the report sent to the
+//! original sender when recipients failed for good (a bounce), are still
+//! being retried after a while (a delay notice), or were delivered and
+//! the sender asked for it with NOTIFY=SUCCESS (`relayed`: the next hop is
+//! not asked for DSNs).
 //!
-//! The bounce is a `multipart/report; report-type=delivery-status` with a
-//! human-readable part, the machine-readable `message/delivery-status`, and
-//! the original header section (`text/rfc822-headers`, never the body: it
-//! may be large, and it may be the spam or virus that bounced). It comes
-//! from `MAILER-DAEMON@hostname` with the null reverse-path, so a bounce is
-//! never bounced itself (RFC 5321 section 4.5.5).
+//! A report is a `multipart/report; report-type=delivery-status` with a
+//! human-readable part, the machine-readable `message/delivery-status`
+//! (with the sender's ENVID and ORCPT, RFC 3461), and the original header
+//! section (`text/rfc822-headers`); the whole message (`message/rfc822`)
+//! only with RET=FULL and up to [`MAX_RETURNED`], since it may be large and
+//! may be the spam or virus that bounced. It comes from
+//! `MAILER-DAEMON@hostname` with the null reverse-path, so a report is
+//! never reported on itself (RFC 5321 section 4.5.5).
 
 use mail_builder::headers::content_type::ContentType;
 use mail_builder::headers::raw::Raw;
 use mail_builder::mime::MimePart;
 use mail_builder::MessageBuilder;
 
+use crate::dsn::Ret;
 use crate::message::Message;
 use crate::queue::Entry;
+
+/// Largest original message returned whole with RET=FULL; a larger one
+/// is returned as its header only.
+pub const MAX_RETURNED: usize = 1024 * 1024;
+
+/// What a report says happened to its recipients (RFC 3464 `Action`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Failed for good.
+    Failed,
+    /// Not delivered yet, still being retried.
+    Delayed,
+    /// Delivered to a next hop that was not asked for DSNs.
+    Relayed,
+}
+
+impl Action {
+    fn as_str(self) -> &'static str {
+        match self {
+            Action::Failed => "failed",
+            Action::Delayed => "delayed",
+            Action::Relayed => "relayed",
+        }
+    }
+
+    fn subject(self) -> &'static str {
+        match self {
+            Action::Failed => "Undelivered Mail Returned to Sender",
+            Action::Delayed => "Delayed Mail (still being retried)",
+            Action::Relayed => "Successful Mail Delivery Report",
+        }
+    }
+
+    /// Tells reports on one message apart (`Message-ID`).
+    pub fn tag(self) -> &'static str {
+        match self {
+            Action::Failed => "dsn",
+            Action::Delayed => "delay",
+            Action::Relayed => "relayed",
+        }
+    }
+}
 
 /// One recipient that failed, and why.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -49,15 +97,27 @@ pub fn build(
     failures: &[Failure],
     now_ms: u64,
 ) -> Vec<u8> {
+    build_report(hostname, entry, original, failures, now_ms, Action::Failed)
+}
+
+/// The report of `action` on `items` (recipients of `entry`) as message bytes.
+pub fn build_report(
+    hostname: &str,
+    entry: &Entry,
+    original: &[u8],
+    items: &[Failure],
+    now_ms: u64,
+    action: Action,
+) -> Vec<u8> {
     let report = ContentType::new("multipart/report").attribute("report-type", "delivery-status");
     let parts = vec![
-        MimePart::new("text/plain", human_text(hostname, entry, failures)),
+        MimePart::new("text/plain", human_text(hostname, entry, items, action)),
         MimePart::new(
             "message/delivery-status",
-            status_text(hostname, entry, failures, now_ms).into_bytes(),
+            status_text(hostname, entry, items, now_ms, action).into_bytes(),
         )
         .transfer_encoding("7bit"),
-        headers_part(original),
+        returned_part(original, entry.dsn.ret),
     ];
     MessageBuilder::new()
         .from((
@@ -65,8 +125,8 @@ pub fn build(
             format!("MAILER-DAEMON@{hostname}").as_str(),
         ))
         .to(entry.sender.as_str())
-        .subject("Undelivered Mail Returned to Sender")
-        .message_id(format!("{}.dsn@{hostname}", entry.id))
+        .subject(action.subject())
+        .message_id(format!("{}.{}@{hostname}", entry.id, action.tag()))
         .date((now_ms / 1000) as i64)
         .header("Auto-Submitted", Raw::new("auto-replied"))
         .body(MimePart::new(report, parts))
@@ -74,11 +134,18 @@ pub fn build(
         .expect("writing to a Vec cannot fail")
 }
 
-fn human_text(hostname: &str, entry: &Entry, failures: &[Failure]) -> String {
+fn human_text(hostname: &str, entry: &Entry, failures: &[Failure], action: Action) -> String {
+    let what = match action {
+        Action::Failed => "could not be delivered\r\nto one or more recipients",
+        Action::Delayed => {
+            "has not been delivered yet\r\nto one or more recipients; delivery is still being tried"
+        }
+        Action::Relayed => "was delivered\r\nto the recipients below, as you asked to be told",
+    };
     let mut text = format!(
         "This is the mail system at host {hostname}.\r\n\r\n\
-         Your message (queue id {}) could not be delivered\r\n\
-         to one or more recipients. Its header is attached below.\r\n\r\n",
+         Your message (queue id {}) {what}.\r\n\
+         Its header is attached below.\r\n\r\n",
         entry.id
     );
     for f in failures {
@@ -87,16 +154,31 @@ fn human_text(hostname: &str, entry: &Entry, failures: &[Failure]) -> String {
     text
 }
 
-fn status_text(hostname: &str, entry: &Entry, failures: &[Failure], now_ms: u64) -> String {
-    let mut text = format!(
+fn status_text(
+    hostname: &str,
+    entry: &Entry,
+    failures: &[Failure],
+    now_ms: u64,
+    action: Action,
+) -> String {
+    let mut text = String::new();
+    if let Some(envid) = &entry.dsn.envid {
+        text.push_str(&format!("Original-Envelope-Id: {envid}\r\n"));
+    }
+    text.push_str(&format!(
         "Reporting-MTA: dns; {hostname}\r\nX-Filterbox-Queue-ID: {}\r\nArrival-Date: {}\r\n",
         entry.id,
         model::time::format_rfc5322(entry.arrived)
-    );
+    ));
     for f in failures {
+        text.push_str("\r\n");
+        if let Some(orcpt) = entry.dsn.orcpt(&f.recipient) {
+            text.push_str(&format!("Original-Recipient: rfc822; {orcpt}\r\n"));
+        }
         text.push_str(&format!(
-            "\r\nFinal-Recipient: rfc822; {}\r\nAction: failed\r\nStatus: {}\r\nLast-Attempt-Date: {}\r\n",
+            "Final-Recipient: rfc822; {}\r\nAction: {}\r\nStatus: {}\r\nLast-Attempt-Date: {}\r\n",
             f.recipient,
+            action.as_str(),
             f.status,
             model::time::format_rfc5322(now_ms)
         ));
@@ -105,6 +187,15 @@ fn status_text(hostname: &str, entry: &Entry, failures: &[Failure], now_ms: u64)
         }
     }
     text
+}
+
+/// The original message with RET=FULL (when not too large), else its header.
+fn returned_part(original: &[u8], ret: Option<Ret>) -> MimePart<'static> {
+    if ret == Some(Ret::Full) && original.len() <= MAX_RETURNED {
+        let encoding = if original.is_ascii() { "7bit" } else { "8bit" };
+        return MimePart::new("message/rfc822", original.to_vec()).transfer_encoding(encoding);
+    }
+    headers_part(original)
 }
 
 /// The original header section, 7bit when it is ASCII, else 8bit.

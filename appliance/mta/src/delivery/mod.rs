@@ -4,9 +4,15 @@
 //! `delivery_workers` attempts at once; a [`worker`] attempt delivers a
 //! message's pending recipients domain by domain ([`transfer`]), records each recipient's
 //! fate, schedules a retry with exponential backoff on temporary failures,
-//! and bounces ([`bounce`]) what failed for good or for too long.
+//! and bounces ([`bounce`]) what failed for good or for too long. Other
+//! domains' mail (outbound relay) goes to their MX hosts ([`dns`]); every
+//! destination gets at most `per_destination_concurrency` deliveries at
+//! once ([`limit`]).
 
 pub mod bounce;
+pub mod dns;
+pub mod limit;
+pub mod notice;
 pub mod route;
 pub mod scheduler;
 pub mod transfer;
@@ -47,4 +53,12 @@ pub struct DeliveryContext {
     pub give_up_after: Duration,
     /// Schedules new messages (bounces) for delivery.
     pub queued: mpsc::UnboundedSender<String>,
+    /// MX and address lookups.
+    pub dns: dns::Dns,
+    /// Concurrent deliveries per destination domain.
+    pub limits: limit::DestinationLimits,
+    /// Domains whose mail stays in the queue for now.
+    pub holds: crate::queue::Holds,
+    /// Age after which the sender is told its message is still waiting (0: never).
+    pub delay_notice_after: Duration,
 }

@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 
 use super::bounce::{self, Failure};
 use super::route::backoff;
-use super::transfer::{deliver_domain, Outcome};
+use super::transfer::{deliver_domain, Job, Outcome};
 use super::DeliveryContext;
 use crate::queue::{Entry, Status};
 use crate::tracking::event;
@@ -25,17 +25,38 @@ pub async fn attempt(ctx: &DeliveryContext, id: &str) -> Option<u64> {
     let (mut entry, body) = load(ctx, id).await?;
     let digest = format!("{:x}", Sha256::digest(&body));
     let mut failures = Vec::new();
+    let mut relayed = Vec::new();
     for (domain, recipients) in by_domain(&entry) {
-        for (rcpt, outcome) in deliver_domain(ctx, &entry.sender, &domain, &recipients, &body).await
-        {
+        if ctx.holds.is_held(&domain) {
+            continue;
+        }
+        let job = Job {
+            id,
+            sender: &entry.sender,
+            domain: &domain,
+            recipients: &recipients,
+            message: &body,
+        };
+        for (rcpt, outcome) in deliver_domain(ctx, &job).await {
             match outcome {
-                Outcome::Delivered { remote, reply } => {
+                Outcome::Delivered {
+                    remote,
+                    reply,
+                    proof,
+                } => {
                     log::info!("{id}: delivered to <{rcpt}> via {remote}: {reply}");
                     let mut e = tracked(EventKind::Delivered, &entry, &rcpt);
                     e.detail = format!("sha256={digest} size={}", body.len());
                     e.remote = Some(remote.clone());
                     e.reply = Some(reply.clone());
+                    e.proof = Some(*proof);
                     ctx.tracker.emit(e);
+                    relayed.push(Failure {
+                        recipient: rcpt.clone(),
+                        status: "2.0.0".into(),
+                        reason: format!("delivered via {remote}"),
+                        diagnostic: Some(reply.clone()),
+                    });
                     entry.set_status(&rcpt, Status::Delivered { remote, reply });
                 }
                 Outcome::Permanent { reply } => {
@@ -70,14 +91,22 @@ pub async fn attempt(ctx: &DeliveryContext, id: &str) -> Option<u64> {
         .filter(|r| !failures.iter().any(|f: &Failure| f.recipient == r.address))
         .map(|r| r.address.clone())
         .collect();
-    if !retry.is_empty() {
-        if now.saturating_sub(entry.arrived) >= ctx.give_up_after.as_millis() as u64 {
-            failures.extend(expired(&entry, &retry));
-        } else {
-            let delay = backoff(ctx.retry_initial, ctx.retry_max, entry.attempts);
-            entry.next_attempt = now + delay.as_millis() as u64;
-        }
+    // Held recipients wait for their release; they never expire.
+    let (held, retry): (Vec<String>, Vec<String>) = retry
+        .into_iter()
+        .partition(|r| ctx.holds.is_held(model::address::domain_of(r)));
+    let too_old = now.saturating_sub(entry.arrived) >= ctx.give_up_after.as_millis() as u64;
+    if too_old && !retry.is_empty() {
+        failures.extend(expired(&entry, &retry));
     }
+    if (!too_old && !retry.is_empty()) || !held.is_empty() {
+        let delay = backoff(ctx.retry_initial, ctx.retry_max, entry.attempts);
+        entry.next_attempt = now + delay.as_millis() as u64;
+    }
+    if !too_old {
+        super::notice::delay(ctx, &mut entry, &body, &retry, now).await;
+    }
+    super::notice::relayed(ctx, &entry, &body, &relayed, now).await;
     if !failures.is_empty() {
         settle_failures(ctx, &mut entry, &body, &failures, now).await;
     }
@@ -124,7 +153,7 @@ async fn settle_failures(
     failures: &[Failure],
     now: u64,
 ) {
-    if send_bounce(ctx, entry, body, failures, now).await {
+    if super::notice::bounce(ctx, entry, body, failures, now).await {
         for f in failures {
             entry.set_status(
                 &f.recipient,
@@ -143,53 +172,6 @@ async fn settle_failures(
             );
         }
         entry.next_attempt = now + ctx.retry_initial.as_millis() as u64;
-    }
-}
-
-/// Queues the DSN (unless the sender is null or this is a DSN); false when
-/// it could not be queued.
-async fn send_bounce(
-    ctx: &DeliveryContext,
-    entry: &Entry,
-    body: &[u8],
-    failures: &[Failure],
-    now: u64,
-) -> bool {
-    let recipients: Vec<String> = failures.iter().map(|f| f.recipient.clone()).collect();
-    let mut e = event(EventKind::Bounced, &entry.id, &entry.sender, &recipients);
-    e.message_id = entry.message_id.clone();
-    e.reply = failures.first().map(|f| f.reason.clone());
-    let to = model::address::normalize_address(&entry.sender);
-    let (Ok(to), false) = (to, entry.is_dsn) else {
-        log::info!(
-            "{}: failed recipients not bounced (null sender, or a bounce itself)",
-            entry.id
-        );
-        e.detail = "no bounce sent: null sender or a bounce itself".into();
-        ctx.tracker.emit(e);
-        return true;
-    };
-    let dsn_id = model::id::new_id();
-    let mut dsn = Entry::new(dsn_id.clone(), String::new(), &[to], now);
-    dsn.is_dsn = true;
-    dsn.message_id = Some(format!("{}.dsn@{}", entry.id, ctx.hostname));
-    let bytes = bounce::build(&ctx.hostname, entry, body, failures, now);
-    match ctx.committer.commit(dsn, bytes).await {
-        Ok(()) => {
-            log::info!(
-                "{}: bounce {dsn_id} queued for <{}>",
-                entry.id,
-                entry.sender
-            );
-            let _ = ctx.queued.send(dsn_id.clone());
-            e.detail = format!("bounce {dsn_id} sent to <{}>", entry.sender);
-            ctx.tracker.emit(e);
-            true
-        }
-        Err(err) => {
-            log::error!("{}: cannot queue the bounce, will retry: {err}", entry.id);
-            false
-        }
     }
 }
 

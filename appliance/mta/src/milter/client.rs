@@ -147,12 +147,19 @@ impl MilterClient {
         self.step(&out, Protocol::NR_HELO, "HELO").await
     }
 
-    /// SMFIC_MAIL with the `{mail_addr}` macro.
-    pub async fn mail(&mut self, sender: &str) -> Result<Response, MilterError> {
+    /// SMFIC_MAIL with the `{mail_addr}` macro, and `{filterbox_outbound}`
+    /// (why the client may relay) for a customer's outbound mail.
+    pub async fn mail(
+        &mut self,
+        sender: &str,
+        outbound: Option<&str>,
+    ) -> Result<Response, MilterError> {
         if self.protocol.contains(Protocol::NO_MAIL) {
             return Ok(Response::Continue);
         }
-        let mut out = encode_macros(b'M', &[("{mail_addr}", sender)]);
+        let mut macros = vec![("{mail_addr}", sender)];
+        macros.extend(outbound.map(|grant| ("{filterbox_outbound}", grant)));
+        let mut out = encode_macros(b'M', &macros);
         out.extend(encode(&Mail::from(format!("<{sender}>").as_bytes())));
         self.step(&out, Protocol::NR_MAIL, "MAIL").await
     }

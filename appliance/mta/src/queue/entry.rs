@@ -21,6 +21,12 @@ pub struct Entry {
     pub attempts: u32,
     /// Earliest time of the next attempt, unix ms.
     pub next_attempt: u64,
+    /// What the sender asked to be told (RFC 3461).
+    #[serde(default)]
+    pub dsn: crate::dsn::MessageDsn,
+    /// A delay notice was sent already (one per message).
+    #[serde(default)]
+    pub delay_notified: bool,
 }
 
 /// One recipient and how far it got.
@@ -73,6 +79,8 @@ impl Entry {
                 .collect(),
             attempts: 0,
             next_attempt: arrived,
+            dsn: Default::default(),
+            delay_notified: false,
         }
     }
 

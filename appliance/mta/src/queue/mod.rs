@@ -8,8 +8,10 @@
 
 mod commit;
 mod entry;
+mod holds;
 mod store;
 
 pub use commit::Committer;
 pub use entry::{Entry, RecipientState, Status};
+pub use holds::Holds;
 pub use store::{QueueError, Store};

@@ -73,14 +73,24 @@ impl Store {
     pub fn insert(&self, entry: &Entry, body: &[u8]) -> Result<(), QueueError> {
         // The body first: an entry never points at a missing body.
         self.bodies.insert(entry.id.as_bytes(), body)?;
-        self.update(entry)
-    }
-
-    /// Rewrites an entry's state (durable at the next flush).
-    pub fn update(&self, entry: &Entry) -> Result<(), QueueError> {
         let json = serde_json::to_vec(entry).expect("entries serialise");
         self.entries.insert(entry.id.as_bytes(), json)?;
         Ok(())
+    }
+
+    /// Rewrites an entry's state (durable at the next flush). An entry
+    /// removed meanwhile (deleted by an administrator while a delivery
+    /// attempt ran) stays removed: the update is dropped, atomically.
+    pub fn update(&self, entry: &Entry) -> Result<(), QueueError> {
+        let json = serde_json::to_vec(entry).expect("entries serialise");
+        self.entries
+            .fetch_and_update(entry.id.as_bytes(), |old| old.map(|_| json.clone()))?;
+        Ok(())
+    }
+
+    /// Another tree of the queue database, for state kept with the queue.
+    pub(crate) fn tree(&self, name: &str) -> Result<sled::Tree, QueueError> {
+        Ok(self.db.open_tree(name)?)
     }
 
     /// fsyncs everything written so far.
@@ -158,6 +168,10 @@ mod tests {
         );
         assert_eq!(store.body("id1").unwrap().unwrap(), b"msg");
         store.remove("id1").unwrap();
-        assert!(store.entry("id1").unwrap().is_none());
+        store.update(&e).unwrap();
+        assert!(
+            store.entry("id1").unwrap().is_none(),
+            "an update does not bring a removed entry back"
+        );
     }
 }

@@ -22,17 +22,15 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::filter::FilterLink;
+use super::limits::ErrorPacer;
 use super::summary::{summary, End};
+use super::tls::Start;
 use super::{queueing, Mode, Shared};
 use crate::session::{Ask, Reply, Session, Step, Verdict};
 use crate::tracking::event;
 
 /// Bytes read from the client at a time.
 const READ_CHUNK: usize = 16 * 1024;
-/// Waiting for a command (RFC 5321 section 4.5.3.2.7: 5 minutes).
-const COMMAND_TIMEOUT: Duration = Duration::from_secs(300);
-/// Waiting for the next chunk of message text (section 4.5.3.2.5: 3 minutes).
-const DATA_TIMEOUT: Duration = Duration::from_secs(180);
 /// Writing replies to the client.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(60);
 /// The longest a session may last, whatever it does.
@@ -82,16 +80,34 @@ struct Connection {
     filter: FilterLink,
     /// Queue id and sender of the open transaction, for tracking refusals.
     transaction: Option<(String, String)>,
+    /// Recipients of the open transaction relayed without filtering.
+    unfiltered: Vec<String>,
     shutting_down: bool,
     timed_out: bool,
+    /// The error tarpit's state.
+    pacer: ErrorPacer,
+    /// The milter connection was opened (once, not again after STARTTLS).
+    filter_opened: bool,
 }
 
 /// Serves one connection until the client quits, times out, or shutdown.
 pub(crate) async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: S,
+    shared: Arc<Shared>,
+    peer: Peer,
+    mode: Mode,
+    shutdown: watch::Receiver<bool>,
+) {
+    serve_with(stream, shared, peer, mode, Start::default(), shutdown).await;
+}
+
+/// [`serve`], with STARTTLS and AUTH as `start` says.
+pub(crate) async fn serve_with<S: AsyncRead + AsyncWrite + Unpin>(
     mut stream: S,
     shared: Arc<Shared>,
     peer: Peer,
     mode: Mode,
+    start: Start,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let sid = next_session_id();
@@ -111,10 +127,33 @@ pub(crate) async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
         mode,
         filter,
         transaction: None,
+        unfiltered: Vec::new(),
         shutting_down: false,
         timed_out: false,
+        pacer: ErrorPacer::default(),
+        filter_opened: false,
     };
-    let end = conn.run(&mut stream, &mut shutdown).await;
+    if start.offer {
+        conn.session.offer_security(true);
+    }
+    if start.submission {
+        conn.session.set_submission();
+    }
+    // Implicit TLS: the handshake first; the banner waits in the session's output.
+    let mut end = if start.encrypted {
+        End::StartTls
+    } else {
+        conn.run(&mut stream, &mut shutdown).await
+    };
+    if end == End::StartTls {
+        end = match super::tls::handshake(&conn.shared, stream, &conn.sid).await {
+            Some(mut tls) => {
+                conn.session.tls_started();
+                conn.run(&mut tls, &mut shutdown).await
+            }
+            None => End::ReadFailed,
+        };
+    }
     log::debug!("{}: disconnect: {end}", conn.sid);
     let session = &conn.session;
     let (level, line) = summary(
@@ -140,10 +179,21 @@ impl Connection {
         if self.flush(stream).await.is_err() {
             return End::WriteFailed;
         }
-        self.filter.open().await;
+        if !std::mem::replace(&mut self.filter_opened, true) {
+            self.filter.open().await;
+        }
         loop {
             match self.session.next_step() {
                 Step::NeedInput => {
+                    let tarpit = self.shared.limits.tarpit;
+                    let sid = &self.sid;
+                    if self
+                        .pacer
+                        .pace(&tarpit, &mut self.session, shutdown, sid)
+                        .await
+                    {
+                        continue;
+                    }
                     if let Err(e) = self.flush(stream).await {
                         log::info!("{}: write failed: {e}", self.sid);
                         return End::WriteFailed;
@@ -161,8 +211,16 @@ impl Connection {
                     }
                 }
                 Step::Ask(ask) => self.answer(ask).await,
+                Step::StartTls => {
+                    if let Err(e) = self.flush(stream).await {
+                        log::info!("{}: write failed: {e}", self.sid);
+                        return End::WriteFailed;
+                    }
+                    return End::StartTls;
+                }
                 Step::TransactionAborted => {
                     self.transaction = None;
+                    self.unfiltered.clear();
                     self.filter.end_transaction().await;
                 }
                 Step::Close => {
@@ -210,9 +268,9 @@ impl Connection {
         buf: &mut [u8],
     ) -> Input {
         let mut limit = if self.session.in_data() {
-            DATA_TIMEOUT
+            self.shared.limits.data_timeout
         } else {
-            COMMAND_TIMEOUT
+            self.shared.limits.command_timeout
         };
         if self.shutting_down {
             limit = limit.min(SHUTDOWN_GRACE);
@@ -237,12 +295,29 @@ impl Connection {
 
     async fn answer(&mut self, ask: Ask) {
         match ask {
+            Ask::Auth(credentials) => {
+                let failures = self.session.auth_failures();
+                let verdict =
+                    super::auth::verify(&self.shared, credentials, &self.peer, failures, &self.sid)
+                        .await;
+                self.session.decide(verdict);
+            }
             Ask::Helo { name } => {
                 let verdict = self.filter.helo(&name).await;
                 self.session.decide(verdict);
             }
             Ask::Mail { queue_id, sender } => {
-                let verdict = self.filter.mail(&sender).await;
+                let refusal =
+                    super::auth::submission_refusal(&self.shared, &self.peer, &self.session);
+                let verdict = match refusal {
+                    Some(r) => Verdict::Refuse(r),
+                    None => {
+                        let user = self.session.authenticated();
+                        let grant = super::outbound::grant(&self.shared, &self.peer, user);
+                        let grant = grant.map(|g| g.to_string());
+                        self.filter.mail(&sender, grant.as_deref()).await
+                    }
+                };
                 match &verdict {
                     Verdict::Accept => {
                         log::info!("{}: {queue_id}: from=<{sender}>", self.sid);
@@ -262,12 +337,16 @@ impl Connection {
                 }
                 self.session.decide(verdict);
             }
-            Ask::Message(txn) => {
+            Ask::Message(mut txn) => {
+                let user = self.session.authenticated();
+                super::outbound::sign(&self.shared, &self.peer, user, &mut txn, &self.sid);
                 let reply = queueing::accept_message(
                     &self.shared,
                     &mut self.filter,
                     &self.peer,
                     txn,
+                    &std::mem::take(&mut self.unfiltered),
+                    self.session.take_dsn(),
                     &self.sid,
                 )
                 .await;
@@ -281,11 +360,21 @@ impl Connection {
     /// Our relay and recipient policy first, then the filter.
     async fn check_recipient(&mut self, address: &str) -> Verdict {
         if self.mode == Mode::Inbound {
-            let directory = self.shared.directory.snapshot();
-            if let Verdict::Refuse(r) =
-                crate::policy::check_recipient(directory.as_deref(), address)
-            {
-                return Verdict::Refuse(r);
+            let user = self.session.authenticated();
+            match super::outbound::recipient(&self.shared, &self.peer, user, address, &self.sid) {
+                crate::relay::Decision::Local => {}
+                crate::relay::Decision::Relay => return self.filter.rcpt(address).await,
+                crate::relay::Decision::Refuse(r) => return Verdict::Refuse(r),
+            }
+            match super::verify::inbound_recipient(&self.shared, address, &self.sid).await {
+                super::verify::Route::Filter => {}
+                super::verify::Route::Unfiltered => {
+                    if !self.unfiltered.iter().any(|a| a == address) {
+                        self.unfiltered.push(address.to_string());
+                    }
+                    return Verdict::Accept;
+                }
+                super::verify::Route::Refuse(r) => return Verdict::Refuse(r),
             }
         }
         self.filter.rcpt(address).await

@@ -153,8 +153,8 @@ impl FilterLink {
         }
     }
 
-    /// MAIL FROM.
-    pub async fn mail(&mut self, sender: &str) -> Verdict {
+    /// MAIL FROM; `outbound` says why the client may relay, if it may.
+    pub async fn mail(&mut self, sender: &str, outbound: Option<&str>) -> Verdict {
         if self.endpoint.is_none() {
             return Verdict::Accept;
         }
@@ -175,7 +175,7 @@ impl FilterLink {
         }
         self.message = ForMessage::Filter;
         let result = match &mut self.client {
-            Some(client) => client.mail(sender).await,
+            Some(client) => client.mail(sender, outbound).await,
             None => return Verdict::Refuse(unavailable()),
         };
         self.transaction_step(result)

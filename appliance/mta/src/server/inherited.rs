@@ -25,6 +25,8 @@ static TAKEN: AtomicBool = AtomicBool::new(false);
 pub(crate) struct Inherited {
     pub smtp: TcpListener,
     pub submission: Option<TcpListener>,
+    /// Implicit TLS (465), when passed.
+    pub smtps: Option<TcpListener>,
 }
 
 /// Parses `smtp:3,submission:4` into `(name, fd)` pairs.
@@ -39,7 +41,7 @@ pub(crate) fn parse(value: &str) -> Result<Vec<(&str, RawFd)>, String> {
             .ok()
             .filter(|fd| *fd >= FIRST_FD)
             .ok_or_else(|| format!("{fd:?} is not a descriptor number of 3 or more"))?;
-        if !matches!(name, "smtp" | "submission") {
+        if !matches!(name, "smtp" | "submission" | "smtps") {
             return Err(format!("unknown listener {name:?}"));
         }
         if out.iter().any(|(n, f)| *n == name || *f == fd) {
@@ -69,6 +71,7 @@ pub(crate) fn take() -> Result<Option<Inherited>, MtaError> {
     }
     let mut smtp = None;
     let mut submission = None;
+    let mut smtps = None;
     for (name, fd) in named {
         // Only an open socket inherited from the parent is taken over.
         let target = std::fs::read_link(format!("/proc/self/fd/{fd}"))
@@ -82,11 +85,16 @@ pub(crate) fn take() -> Result<Option<Inherited>, MtaError> {
             .map_err(|e| fail(format!("descriptor {fd}: {e}")))?;
         match name {
             "smtp" => smtp = Some(listener),
+            "smtps" => smtps = Some(listener),
             _ => submission = Some(listener),
         }
     }
     let smtp = smtp.expect("parse requires smtp");
-    Ok(Some(Inherited { smtp, submission }))
+    Ok(Some(Inherited {
+        smtp,
+        submission,
+        smtps,
+    }))
 }
 
 /// Takes ownership of an inherited listening socket.
@@ -110,6 +118,10 @@ mod tests {
             vec![("smtp", 3), ("submission", 4)]
         );
         assert_eq!(parse("smtp:5").unwrap(), vec![("smtp", 5)]);
+        assert_eq!(
+            parse("smtp:3,smtps:4").unwrap(),
+            vec![("smtp", 3), ("smtps", 4)]
+        );
         for bad in [
             "",
             "smtp",

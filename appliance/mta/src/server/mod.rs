@@ -5,17 +5,23 @@
 //! Connections are bounded: a session permit is taken *before* accepting
 //! (mini-redis), so at most `max_connections` sessions run. When none is
 //! free, one of [`OVERFLOW_REJECTS`] spare permits lets the listener accept
-//! anyway just to answer `421 4.3.2` and close, so a client learns the box
+//! anyway just to answer `421 4.7.0` and close, so a client learns the box
 //! is busy instead of hanging in the kernel's backlog. Permits also tell
-//! shutdown when every session has ended.
+//! shutdown when every session has ended. Limits per client IP, the
+//! timeouts and the error tarpit are in [`limits`].
 
+mod auth;
 mod connection;
 mod filter;
 mod inherited;
+pub(crate) mod limits;
+mod outbound;
 mod queueing;
 mod summary;
 #[cfg(test)]
 mod tests;
+pub(crate) mod tls;
+mod verify;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -23,24 +29,21 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use model::Endpoint;
-use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
 
 use crate::directory::Directory;
 use crate::error::MtaError;
 use crate::queue::Committer;
-use crate::session::{Reply, SessionConfig};
+use crate::session::SessionConfig;
 use crate::tracking::Tracker;
 
 pub(crate) use connection::{Peer, SHUTDOWN_GRACE};
 
-/// Extra connections accepted only to be told `421 4.3.2` when all session permits are taken.
+/// Extra connections accepted only to be told `421 4.7.0` when all session permits are taken.
 const OVERFLOW_REJECTS: usize = 16;
 /// Concurrent sessions on the inject socket (the manager releasing messages).
 const INJECT_SESSIONS: usize = 16;
-/// Time to write the `421 4.3.2` to an over-limit client.
-const REJECT_WRITE_TIMEOUT: Duration = Duration::from_secs(5);
 /// Pause after a failed accept (e.g. out of file descriptors), doubling up to 1 s.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(10);
 
@@ -59,6 +62,12 @@ pub(crate) struct Shared {
     pub tracker: Tracker,
     /// Tells the delivery scheduler about newly queued messages.
     pub queued: mpsc::UnboundedSender<String>,
+    /// Per-client limits, timeouts and the error tarpit.
+    pub limits: Arc<limits::Limits>,
+    /// Verifies unknown recipients of our domains.
+    pub callout: crate::callout::Callout,
+    /// TLS (STARTTLS, port 465) and AUTH.
+    pub security: tls::Security,
 }
 
 /// Whether a listener is the public one or the trusted inject socket.
@@ -75,6 +84,8 @@ pub(crate) enum Mode {
 pub(crate) struct Listeners {
     pub smtp: TcpListener,
     pub submission: Option<TcpListener>,
+    /// Implicit TLS (465).
+    pub smtps: Option<TcpListener>,
     pub inject: UnixListener,
 }
 
@@ -87,7 +98,7 @@ pub(crate) async fn bind(config: &model::config::MtaConfig) -> Result<Listeners,
             .await
             .map_err(|source| MtaError::Listen { address, source })
     };
-    let (smtp, submission) = match inherited::take()? {
+    let (smtp, submission, smtps) = match inherited::take()? {
         Some(passed) => {
             let from_std = |l: std::net::TcpListener| {
                 TcpListener::from_std(l).map_err(|source| MtaError::Listen {
@@ -96,7 +107,8 @@ pub(crate) async fn bind(config: &model::config::MtaConfig) -> Result<Listeners,
                 })
             };
             let submission = passed.submission.map(from_std).transpose()?;
-            (from_std(passed.smtp)?, submission)
+            let smtps = passed.smtps.map(from_std).transpose()?;
+            (from_std(passed.smtp)?, submission, smtps)
         }
         None => {
             let smtp = tcp(config.smtp_listen.clone()).await?;
@@ -104,13 +116,18 @@ pub(crate) async fn bind(config: &model::config::MtaConfig) -> Result<Listeners,
                 Some(a) => Some(tcp(a.clone()).await?),
                 None => None,
             };
-            (smtp, submission)
+            let smtps = match &config.smtps_listen {
+                Some(a) => Some(tcp(a.clone()).await?),
+                None => None,
+            };
+            (smtp, submission, smtps)
         }
     };
     let inject = bind_unix(&config.inject_socket)?;
     Ok(Listeners {
         smtp,
         submission,
+        smtps,
         inject,
     })
 }
@@ -167,6 +184,7 @@ enum Slot {
 /// Accepts TCP connections until `shutdown` turns true.
 pub(crate) async fn accept_tcp(
     listener: TcpListener,
+    kind: tls::Listener,
     shared: Arc<Shared>,
     permits: Arc<Permits>,
     mut shutdown: watch::Receiver<bool>,
@@ -208,24 +226,27 @@ pub(crate) async fn accept_tcp(
             session => session,
         };
         match slot {
-            Slot::Session(permit) => {
-                let peer = Peer::Tcp(address);
-                let (shared, shutdown) = (shared.clone(), shutdown.clone());
-                tokio::spawn(async move {
-                    connection::serve(stream, shared, peer, Mode::Inbound, shutdown).await;
-                    drop(permit);
-                });
-            }
+            Slot::Session(permit) => match shared.limits.admit(address.ip()) {
+                Ok(client) => {
+                    let peer = Peer::Tcp(address);
+                    let (shared, shutdown) = (shared.clone(), shutdown.clone());
+                    tokio::spawn(async move {
+                        tls::serve_tcp(stream, shared, peer, kind, shutdown).await;
+                        drop((client, permit));
+                    });
+                }
+                Err(refusal) => {
+                    log::warn!("refusing {address}: {refusal}");
+                    tokio::spawn(async move {
+                        limits::refuse(stream, refusal).await;
+                        drop(permit);
+                    });
+                }
+            },
             Slot::Reject(permit) => {
                 log::warn!("too many connections: refusing {address}");
                 tokio::spawn(async move {
-                    let mut stream = stream;
-                    let reply = Reply::new(421, "4.3.2", "too many connections, try again later");
-                    let _ = tokio::time::timeout(
-                        REJECT_WRITE_TIMEOUT,
-                        stream.write_all(&reply.to_bytes()),
-                    )
-                    .await;
+                    limits::refuse(stream, limits::Refusal::Overloaded).await;
                     drop(permit);
                 });
             }

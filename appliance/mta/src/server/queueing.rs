@@ -1,6 +1,11 @@
 //! The end of DATA: Received header, the filter's verdict and edits, durable
 //! queueing, tracking, and the final reply.
 //!
+//! Recipients relayed unfiltered (mailboxes of a manual-provisioning domain
+//! verified by call-out) never reach the filter; they get the message as
+//! received even when the filter discards or quarantines it for the others.
+//! When some filtered recipients remain, all share the filtered copy.
+//!
 //! The 250 is given only after the group commit fsynced the message; a
 //! storage failure gives 451 4.3.0 and nothing is acknowledged. A message
 //! the filter discarded, or whose every recipient it removed, is the
@@ -24,6 +29,8 @@ pub(crate) async fn accept_message(
     filter: &mut FilterLink,
     peer: &Peer,
     txn: Transaction,
+    unfiltered: &[String],
+    dsn: crate::dsn::MessageDsn,
     sid: &str,
 ) -> Reply {
     let now = model::time::now_ms();
@@ -43,8 +50,28 @@ pub(crate) async fn accept_message(
         format!("size={} client={peer} helo={}", txn.body.len(), txn.helo),
     ));
 
-    let mut recipients = txn.recipients.clone();
-    let eom = filter.message(&message, &id).await;
+    let mut recipients: Vec<String> = txn
+        .recipients
+        .iter()
+        .filter(|r| !unfiltered.contains(r))
+        .cloned()
+        .collect();
+    if !unfiltered.is_empty() {
+        shared.tracker.emit(track(
+            EventKind::Verdict,
+            unfiltered,
+            "relayed unfiltered: mailbox verified by call-out, not provisioned".into(),
+        ));
+    }
+    let original = (!unfiltered.is_empty()).then(|| message.clone());
+    let eom = if recipients.is_empty() {
+        crate::milter::EndOfMessage {
+            response: Response::Accept,
+            modifications: Vec::new(),
+        }
+    } else {
+        filter.message(&message, &id).await
+    };
     let verdict = match eom.response {
         Response::Reject(r) | Response::Tempfail(r) => {
             log::info!("{sid}: {id}: refused by the filter: {r}");
@@ -69,7 +96,8 @@ pub(crate) async fn accept_message(
                 &recipients,
                 "discarded by the filter".into(),
             ));
-            return queued_reply(&id);
+            recipients.clear();
+            String::new()
         }
         Response::Continue | Response::Accept | Response::Skip => {
             let applied = apply(&eom.modifications, &mut message, &mut recipients);
@@ -83,9 +111,17 @@ pub(crate) async fn accept_message(
             verdict_detail(filter.is_filtering(), &eom.modifications)
         }
     };
-    shared
-        .tracker
-        .emit(track(EventKind::Verdict, &recipients, verdict));
+    if !recipients.is_empty() {
+        shared
+            .tracker
+            .emit(track(EventKind::Verdict, &recipients, verdict));
+    }
+    if recipients.is_empty() {
+        if let Some(original) = original {
+            message = original;
+        }
+    }
+    recipients.extend(unfiltered.iter().cloned());
     if recipients.is_empty() {
         log::info!("{sid}: {id}: no recipient left after filtering; nothing queued");
         return queued_reply(&id);
@@ -93,6 +129,7 @@ pub(crate) async fn accept_message(
 
     let mut entry = Entry::new(id.clone(), txn.sender.clone(), &recipients, now);
     entry.message_id = message_id.clone();
+    entry.dsn = dsn;
     let bytes = message.to_bytes();
     let size = bytes.len();
     match shared.committer.commit(entry, bytes).await {
@@ -150,7 +187,7 @@ fn received(txn: &Transaction, peer: &Peer, hostname: &str, now: u64) -> Field {
         Peer::Tcp(a) => format!("[{}]", a.ip()),
         Peer::Local => "localhost".into(),
     };
-    let protocol = if txn.esmtp { "ESMTP" } else { "SMTP" };
+    let protocol = super::tls::received_protocol(txn);
     let helo = clean_helo(&txn.helo);
     let mut value = format!(
         "from {helo} ({from})\n\tby {hostname} (filterbox) with {protocol} id {}",
@@ -194,6 +231,8 @@ mod tests {
             recipients: vec!["u@x.test".into()],
             helo: "client(evil);".into(),
             esmtp: true,
+            tls: false,
+            authenticated: false,
             body: Vec::new(),
         };
         let peer = Peer::Tcp("192.0.2.1:4000".parse().unwrap());

@@ -28,6 +28,8 @@ pub(crate) enum End {
     ReadFailed,
     /// Writing to the client failed.
     WriteFailed,
+    /// The client sent STARTTLS: the session goes on after the handshake.
+    StartTls,
 }
 
 impl End {
@@ -46,6 +48,7 @@ impl fmt::Display for End {
             End::Shutdown => "shutdown",
             End::ReadFailed => "read-failed",
             End::WriteFailed => "write-failed",
+            End::StartTls => "starttls",
         })
     }
 }

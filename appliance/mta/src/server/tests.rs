@@ -19,6 +19,11 @@ fn shared(dir: &std::path::Path) -> Arc<Shared> {
     let (committer, _) = Committer::start(store);
     let (_, never) = watch::channel(false);
     let api = model::client::ApiClient::new(Endpoint::Unix(dir.join("none.sock")));
+    let callout = crate::callout::Callout::new(api.clone(), "mx.test", &Default::default());
+    let security = super::tls::Security {
+        acceptor: None,
+        api: api.clone(),
+    };
     let (tracker, _) = Tracker::start(api, never);
     let (queued, _) = mpsc::unbounded_channel();
     Arc::new(Shared {
@@ -32,6 +37,9 @@ fn shared(dir: &std::path::Path) -> Arc<Shared> {
         committer,
         tracker,
         queued,
+        limits: Arc::new(super::limits::Limits::new(&Default::default())),
+        callout,
+        security,
     })
 }
 

@@ -5,10 +5,13 @@ use std::borrow::Cow;
 use smtp_proto::{MailFrom, RcptTo, Request};
 
 use super::parser::DataReceiver;
-use super::{Ask, Pending, Phase, Reply, Session, Step};
+use super::{smtputf8, Ask, Pending, Phase, Reply, Session, Step};
 
-/// MAIL parameters we announce (SIZE via its own field, BODY=7BIT/8BITMIME).
-const MAIL_FLAGS_OFFERED: u64 = smtp_proto::MAIL_BODY_7BIT | smtp_proto::MAIL_BODY_8BITMIME;
+/// MAIL parameters we announce (SIZE via its own field, BODY=7BIT/8BITMIME, SMTPUTF8).
+const MAIL_FLAGS_OFFERED: u64 = smtp_proto::MAIL_BODY_7BIT
+    | smtp_proto::MAIL_BODY_8BITMIME
+    | smtp_proto::MAIL_SMTPUTF8
+    | crate::dsn::MAIL_FLAGS;
 
 impl Session {
     /// Handles one command line; returns a step when the driver must act.
@@ -16,6 +19,9 @@ impl Session {
         if self.shutting_down {
             self.close_with(Reply::new(421, "4.3.0", "shutting down, try again later"));
             return Some(Step::Close);
+        }
+        if self.security.in_exchange() {
+            return self.auth_continue(line);
         }
         let request = match Request::parse(&mut line.iter()) {
             Ok(request) => request,
@@ -67,19 +73,20 @@ impl Session {
                 ));
                 None
             }
-            Request::StartTls => {
-                self.reply(Reply::new(502, "5.5.1", "STARTTLS not available"));
-                None
-            }
+            Request::StartTls => self.starttls(),
+            Request::Auth {
+                mechanism,
+                initial_response,
+            } => self.auth(mechanism, &initial_response),
             Request::Lhlo { .. } => {
                 self.reply(Reply::new(500, "5.5.1", "command unrecognized"));
                 None
             }
-            Request::Bdat { .. }
-            | Request::Auth { .. }
-            | Request::Etrn { .. }
-            | Request::Atrn { .. }
-            | Request::Burl { .. } => {
+            Request::Bdat {
+                chunk_size,
+                is_last,
+            } => self.bdat(chunk_size, is_last),
+            Request::Etrn { .. } | Request::Atrn { .. } | Request::Burl { .. } => {
                 self.reply(Reply::new(502, "5.5.1", "command not implemented"));
                 None
             }
@@ -114,17 +121,16 @@ impl Session {
                 "5.3.4",
                 "message size exceeds fixed maximum message size",
             ))
-        } else if !from.address.is_empty()
-            && model::address::normalize_address(&from.address).is_err()
-        {
-            Some(Reply::new(501, "5.1.7", "bad sender address syntax"))
         } else {
-            None
+            let utf8 = from.flags & smtp_proto::MAIL_SMTPUTF8 != 0;
+            smtputf8::sender_refusal(&from.address, utf8)
         };
         if let Some(reply) = refuse {
             self.reply(reply);
             return None;
         }
+        self.smtputf8 = from.flags & smtp_proto::MAIL_SMTPUTF8 != 0;
+        self.dsn.mail(&from);
         let queue_id = model::id::new_id();
         let sender = from.address.into_owned();
         self.phase = Phase::Pending(Pending::Mail {
@@ -141,7 +147,7 @@ impl Session {
         };
         envelope.rcpt_attempts += 1;
         let full = envelope.recipients.len() >= self.config.max_recipients;
-        let refuse = if to.orcpt.is_some() || to.rrvs != 0 || to.flags != 0 {
+        let refuse = if to.rrvs != 0 || to.flags & !crate::dsn::RCPT_FLAGS != 0 {
             Some(Reply::new(
                 555,
                 "5.5.4",
@@ -156,15 +162,19 @@ impl Session {
             self.reply(reply);
             return None;
         }
-        match model::address::normalize_address(&to.address) {
+        match smtputf8::recipient(&to.address, self.smtputf8) {
             Ok(address) => {
+                if let Err(reply) = self.dsn.rcpt(&address, &to) {
+                    self.reply(reply);
+                    return None;
+                }
                 self.phase = Phase::Pending(Pending::Rcpt {
                     address: address.clone(),
                 });
                 Some(Step::Ask(Ask::Rcpt { address }))
             }
-            Err(_) => {
-                self.reply(Reply::new(501, "5.1.3", "bad recipient address syntax"));
+            Err(reply) => {
+                self.reply(reply);
                 None
             }
         }
@@ -175,6 +185,9 @@ impl Session {
             None => Reply::new(503, "5.5.1", "need MAIL and RCPT before DATA"),
             Some(e) if e.rcpt_attempts == 0 => Reply::new(503, "5.5.1", "need RCPT before DATA"),
             Some(e) if e.recipients.is_empty() => Reply::new(554, "5.5.1", "no valid recipients"),
+            Some(e) if self.chunking.started(&e.queue_id) => {
+                Reply::new(503, "5.5.1", "DATA not allowed after BDAT")
+            }
             Some(_) => {
                 self.phase = Phase::Data(DataReceiver::new(self.config.max_message_size));
                 Reply::plain(354, ["End data with <CR><LF>.<CR><LF>"])
@@ -190,10 +203,10 @@ fn mail_params_supported(from: &MailFrom<Cow<'_, str>>) -> bool {
     from.flags & !MAIL_FLAGS_OFFERED == 0
         && from.trans_id.is_none()
         && from.by == 0
-        && from.env_id.is_none()
         && from.solicit.is_none()
         && from.mtrk.is_none()
-        && from.auth.is_none()
+        // AUTH= (RFC 4954 section 5) is accepted and ignored: we trust no
+        // identity a client asserts for the message.
         && from.hold_for == 0
         && from.hold_until == 0
         && from.mt_priority == 0

@@ -13,15 +13,19 @@
 //! input. Bytes after the 354 reply to DATA belong to the message (see
 //! [`parser`] for how the end of data is found).
 
+mod chunking;
 mod command;
 pub mod parser;
 pub mod reply;
+mod security;
+mod smtputf8;
 
 #[cfg(test)]
 mod tests;
 
 use parser::{DataReceiver, LineFramer};
 pub use reply::Reply;
+pub use security::Credentials;
 
 /// The session's fixed settings.
 #[derive(Clone, Debug)]
@@ -45,6 +49,9 @@ pub enum Step {
     /// A transaction with an accepted MAIL ended without a message (RSET,
     /// a new EHLO, a refused DATA): tell the milter (SMFIC_ABORT).
     TransactionAborted,
+    /// Flush the output (the 220 to STARTTLS), do the TLS handshake, then
+    /// call [`Session::tls_started`].
+    StartTls,
     /// Flush the output and close the connection.
     Close,
 }
@@ -71,6 +78,8 @@ pub enum Ask {
     },
     /// The message is complete: filter it, queue it, and give the final reply.
     Message(Transaction),
+    /// AUTH: check this login, then [`Session::decide`] (refuse with 535 5.7.8).
+    Auth(Credentials),
 }
 
 /// The driver's answer to [`Ask::Helo`], [`Ask::Mail`] or [`Ask::Rcpt`].
@@ -95,6 +104,10 @@ pub struct Transaction {
     pub helo: String,
     /// True after EHLO (the `with ESMTP` of the Received header).
     pub esmtp: bool,
+    /// Received over TLS (`ESMTPS`, RFC 3848).
+    pub tls: bool,
+    /// Sent by an authenticated client (`ESMTPA`, RFC 3848).
+    pub authenticated: bool,
     /// The message: unstuffed, CRLF line ends.
     pub body: Vec<u8>,
 }
@@ -128,6 +141,8 @@ struct Envelope {
 enum Phase {
     Command,
     Data(DataReceiver),
+    /// Reading the octets of a BDAT chunk.
+    Chunk(chunking::Chunk),
     Pending(Pending),
     Closed,
 }
@@ -139,6 +154,7 @@ enum Pending {
     Mail { queue_id: String, sender: String },
     Rcpt { address: String },
     Message,
+    Auth { username: String },
 }
 
 /// One SMTP server session.
@@ -157,6 +173,14 @@ pub struct Session {
     /// A transaction ended without a message; reported once as a step.
     aborted: bool,
     activity: Activity,
+    /// STARTTLS and AUTH state.
+    security: security::Security,
+    /// The current MAIL carried SMTPUTF8: its addresses may be UTF-8.
+    smtputf8: bool,
+    /// The message being received with BDAT.
+    chunking: chunking::Chunking,
+    /// The transaction's DSN parameters (RFC 3461).
+    dsn: crate::dsn::SessionDsn,
 }
 
 impl Session {
@@ -172,6 +196,10 @@ impl Session {
             shutting_down: false,
             aborted: false,
             activity: Activity::default(),
+            security: Default::default(),
+            smtputf8: false,
+            chunking: Default::default(),
+            dsn: Default::default(),
             config,
         };
         let banner = format!("{} ESMTP filterbox", session.config.hostname);
@@ -191,7 +219,7 @@ impl Session {
 
     /// True while the client is sending the message text (after 354).
     pub fn in_data(&self) -> bool {
-        matches!(self.phase, Phase::Data(_))
+        matches!(self.phase, Phase::Data(_) | Phase::Chunk(_))
     }
 
     /// What the session did so far.
@@ -202,6 +230,11 @@ impl Session {
     /// The name the client gave with its last accepted EHLO/HELO.
     pub fn helo_name(&self) -> Option<&str> {
         self.helo.as_ref().map(|(name, _)| name.as_str())
+    }
+
+    /// The DSN parameters of the message just received (at [`Ask::Message`]).
+    pub fn take_dsn(&mut self) -> crate::dsn::MessageDsn {
+        self.dsn.take()
     }
 
     /// Graceful shutdown: the next command is answered `421 4.3.0` and the
@@ -236,6 +269,11 @@ impl Session {
                         return Step::NeedInput;
                     }
                     if let Some(step) = self.end_of_data() {
+                        return step;
+                    }
+                }
+                Phase::Chunk(_) => {
+                    if let Some(step) = self.chunk_input() {
                         return step;
                     }
                 }
@@ -277,12 +315,14 @@ impl Session {
                         env.recipients.push(address);
                     }
                 }
+                self.dsn.accepted();
                 self.reply(Reply::new(250, "2.1.5", "Ok"));
             }
             (Pending::Message, Verdict::Accept) => {
                 log::error!("SMTP session: a message needs a final reply, not a verdict");
                 self.reply(Reply::new(451, "4.3.0", "internal error"));
             }
+            (Pending::Auth { username }, verdict) => self.auth_decided(username, verdict),
             (_, Verdict::Refuse(reply)) => self.reply(reply),
         }
     }
@@ -317,9 +357,14 @@ impl Session {
                     "PIPELINING".to_string(),
                     format!("SIZE {}", self.config.max_message_size),
                     "8BITMIME".to_string(),
+                    "DSN".to_string(),
+                    smtputf8::KEYWORD.to_string(),
+                    chunking::KEYWORD.to_string(),
                     "ENHANCEDSTATUSCODES".to_string(),
                     "HELP".to_string(),
-                ],
+                ]
+                .into_iter()
+                .chain(self.security.keywords()),
             )
         } else {
             Reply::plain(250, [host])
@@ -335,12 +380,17 @@ impl Session {
         }
     }
 
-    /// The DATA text is complete: refuse it on a cap, else hand it over.
+    /// The DATA text is complete.
     fn end_of_data(&mut self) -> Option<Step> {
         let Phase::Data(receiver) = std::mem::replace(&mut self.phase, Phase::Command) else {
             return None;
         };
-        let outcome = receiver.finish();
+        self.message_complete(receiver.finish())
+    }
+
+    /// The message text is complete (DATA or BDAT LAST): refuse it on a
+    /// cap, else hand it over.
+    fn message_complete(&mut self, outcome: parser::DataOutcome) -> Option<Step> {
         let envelope = self.envelope.take()?;
         if outcome.too_big || outcome.line_too_long {
             self.activity.refused += 1;
@@ -367,6 +417,8 @@ impl Session {
             recipients: envelope.recipients,
             helo,
             esmtp,
+            tls: self.tls_active(),
+            authenticated: self.authenticated().is_some(),
             body: outcome.body,
         })))
     }

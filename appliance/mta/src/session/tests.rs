@@ -46,6 +46,8 @@ impl Driver {
                     return;
                 }
                 Step::TransactionAborted => self.aborts += 1,
+                // As if the handshake succeeded at once.
+                Step::StartTls => self.session.tls_started(),
                 Step::Ask(ask) => {
                     self.answer(&ask);
                     self.asks.push(ask);
@@ -68,6 +70,12 @@ impl Driver {
                 )))
             }
             Ask::Mail { .. } | Ask::Rcpt { .. } => self.session.decide(Verdict::Accept),
+            Ask::Auth(c) if c.password == "right" => self.session.decide(Verdict::Accept),
+            Ask::Auth(_) => self.session.decide(Verdict::Refuse(Reply::new(
+                535,
+                "5.7.8",
+                "authentication credentials invalid",
+            ))),
             Ask::Message(t) if t.sender.contains("refused") => self
                 .session
                 .message_done(Reply::new(550, "5.7.1", "refused by the filter")),
@@ -90,6 +98,7 @@ impl Driver {
 }
 
 const EHLO_REPLY: &str = "250-mx.test\r\n250-PIPELINING\r\n250-SIZE 2000\r\n250-8BITMIME\r\n\
+                          250-DSN\r\n250-SMTPUTF8\r\n250-CHUNKING\r\n\
                           250-ENHANCEDSTATUSCODES\r\n250 HELP\r\n";
 
 fn greeted() -> Driver {
@@ -164,7 +173,7 @@ fn every_simple_command() {
     let mut d = greeted();
     let out = d.send(
         b"NOOP\r\nVRFY user\r\nEXPN list\r\nHELP\r\nSTARTTLS\r\nAUTH PLAIN AGFiAGM=\r\n\
-          BDAT 10 LAST\r\nETRN x.test\r\nLHLO x\r\nFOO bar\r\nRSET\r\n",
+          BDAT 4 LAST\r\nQUITETRN x.test\r\nLHLO x\r\nFOO bar\r\nRSET\r\n",
     );
     assert_eq!(
         out,
@@ -172,8 +181,8 @@ fn every_simple_command() {
          252 2.1.5 cannot VRFY user, but will accept message and attempt delivery\r\n\
          502 5.5.1 EXPN not available\r\n\
          214 2.0.0 commands: EHLO HELO MAIL RCPT DATA RSET NOOP QUIT HELP VRFY\r\n\
-         502 5.5.1 STARTTLS not available\r\n502 5.5.1 command not implemented\r\n\
-         502 5.5.1 command not implemented\r\n502 5.5.1 command not implemented\r\n\
+         502 5.5.1 STARTTLS not available\r\n502 5.5.1 AUTH not available\r\n\
+         503 5.5.1 need MAIL and RCPT before BDAT\r\n502 5.5.1 command not implemented\r\n\
          500 5.5.1 command unrecognized\r\n500 5.5.1 command unrecognized\r\n250 2.0.0 Ok\r\n"
     );
     assert_eq!(d.aborts, 0, "RSET without a transaction aborts nothing");
@@ -185,7 +194,7 @@ fn syntax_and_parameter_errors() {
     let mut d = greeted();
     let out = d.send(
         b"EHLO\r\nMAIL FROM:a@x.test\r\nMAIL FROM:<a@@x.test>\r\nMAIL FROM:<a@x.test> FOO=1\r\n\
-          MAIL FROM:<a@x.test> RET=HDRS\r\nMAIL FROM:<a@x.test> SIZE=abc\r\n\
+          MAIL FROM:<a@x.test> MT-PRIORITY=3\r\nMAIL FROM:<a@x.test> SIZE=abc\r\n\
           MAIL FROM:<a@x.test> SIZE=2001\r\nMAIL FROM:<a@bad_domain>\r\n",
     );
     assert_eq!(
@@ -201,12 +210,12 @@ fn syntax_and_parameter_errors() {
     );
     // The EHLO error did not lose the earlier greeting.
     let out = d.send(
-        b"MAIL FROM:<a@x.test> SIZE=2000\r\nRCPT TO:<u@x.test> NOTIFY=NEVER\r\n\
+        b"MAIL FROM:<a@x.test> SIZE=2000\r\nRCPT TO:<u@x.test> NOTIFY=NEVER,SUCCESS\r\n\
           RCPT TO:<>\r\nRCPT TO:<no-domain>\r\n",
     );
     assert_eq!(
         out,
-        "250 2.1.0 Ok\r\n555 5.5.4 RCPT parameters not recognized or not implemented\r\n\
+        "250 2.1.0 Ok\r\n501 5.5.4 NOTIFY=NEVER cannot be combined with other values\r\n\
          501 5.1.3 bad recipient address syntax\r\n501 5.1.3 bad recipient address syntax\r\n"
     );
 }
@@ -403,3 +412,6 @@ fn activity_counts_mail_commands_messages_and_error_replies() {
         }
     );
 }
+
+#[path = "security_tests.rs"]
+mod security;

@@ -4,7 +4,9 @@
 #![allow(dead_code)] // each test binary uses a different subset
 
 pub mod downstream;
+pub mod sink;
 pub mod test_manager;
+pub mod tls_client;
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -29,6 +31,7 @@ pub fn config(dir: &Path) -> SystemConfig {
     };
     c.mta.smtp_listen = "127.0.0.1:0".into();
     c.mta.submission_listen = None;
+    c.mta.smtps_listen = None;
     c.mta.inject_socket = "inject.sock".into();
     c.mta.milter = None;
     c.mta.manager = Endpoint::Unix("no-manager.sock".into());

@@ -41,12 +41,23 @@ impl Outcome {
 }
 
 fn exchange(sender: &str, recipients: &[&str], message: &[u8], server: &[&str]) -> Outcome {
+    exchange_tls(TlsMode::Disabled, sender, recipients, message, server)
+}
+
+/// [`exchange`] under a STARTTLS policy; the handshake appears as `<tls>`.
+fn exchange_tls(
+    tls: TlsMode,
+    sender: &str,
+    recipients: &[&str],
+    message: &[u8],
+    server: &[&str],
+) -> Outcome {
     let recipients: Vec<String> = recipients.iter().map(|r| r.to_string()).collect();
     let envelope = Envelope {
         sender,
         recipients: &recipients,
     };
-    let mut session = Session::new("client.test", &envelope, message);
+    let mut session = Session::new("client.test", &envelope, message).with_tls(tls);
     let mut reader = ReplyReader::default();
     let mut chunks = server.iter();
     let mut outcome = Outcome {
@@ -62,6 +73,11 @@ fn exchange(sender: &str, recipients: &[&str], message: &[u8], server: &[&str]) 
             Action::SendBody => {
                 outcome.written.push("<body>".to_string());
                 session.body_sent(encoded_len(message));
+            }
+            Action::StartTls => {
+                outcome.written.push("<tls>".to_string());
+                reader = ReplyReader::default();
+                actions.extend(session.tls_established());
             }
             Action::Read(_) => {
                 let reply = loop {
@@ -99,4 +115,5 @@ fn encoded_len(message: &[u8]) -> u64 {
 }
 
 mod refusals;
+mod starttls;
 mod transactions;

@@ -1,11 +1,13 @@
 //! Integration tests of the SMTP client against real peers over real sockets:
 //! Postfix's smtp-sink, a scripted tokio server (per-recipient codes, exact
-//! wire bytes, timeouts), and unix-domain streams.
+//! wire bytes, timeouts), unix-domain streams, and a tokio-rustls server
+//! for STARTTLS.
 
 mod scripted;
 mod scripted_tcp;
 mod sink;
 mod smtp_sink;
+mod starttls;
 mod unix;
 
 use std::time::Duration;

@@ -33,7 +33,7 @@ fn data_dir_error(dir: &Path) -> impl FnOnce(std::io::Error) -> SupervisorError 
 /// as init, the box's: DHCP on the first ethernet interface (the others
 /// listed, disabled, for the console to configure), the serial console on
 /// ttyS0, the watchdog, the roles' own users, and SMTP (25), submission
-/// (587) and the API (8080) on every address.
+/// (587), implicit TLS (465) and the API (8080) on every address.
 pub(crate) fn default_config(mode: Mode) -> SystemConfig {
     let mut config = SystemConfig::default();
     if mode == Mode::Init {
@@ -50,6 +50,7 @@ pub(crate) fn default_config(mode: Mode) -> SystemConfig {
         config.users = Some(RoleUsers::default());
         config.mta.smtp_listen = "0.0.0.0:25".into();
         config.mta.submission_listen = Some("0.0.0.0:587".into());
+        config.mta.smtps_listen = Some("0.0.0.0:465".into());
         config.manager.http_listen = Some("0.0.0.0:8080".into());
     }
     config
@@ -117,6 +118,11 @@ pub(crate) fn prepare_data_dir(dir: &Path, mode: Mode) -> Result<(), SupervisorE
 pub(super) fn load(ctx: &Context) -> Result<(SystemConfig, Option<Privileges>), SupervisorError> {
     prepare_data_dir(&ctx.data_dir, ctx.mode)?;
     let config = ctx.args.load_config()?;
+    // Before the roles' files are handed over: the manager owns the pair.
+    match tls::ensure_certificate(&config.tls, &config.hostname) {
+        Ok(_) => {}
+        Err(e) => log::error!("no TLS certificate (SMTP runs without TLS): {e}"),
+    }
     let privileges = match &config.users {
         Some(users) if can_switch_users() => {
             let p = Privileges::resolve(users)?;
@@ -245,6 +251,7 @@ mod tests {
         assert_eq!(init.users, Some(RoleUsers::default()));
         assert_eq!(init.mta.smtp_listen, "0.0.0.0:25");
         assert_eq!(init.mta.submission_listen.as_deref(), Some("0.0.0.0:587"));
+        assert_eq!(init.mta.smtps_listen.as_deref(), Some("0.0.0.0:465"));
         assert_eq!(init.manager.http_listen.as_deref(), Some("0.0.0.0:8080"));
         assert!(init.network.is_some(), "DHCP by default");
     }

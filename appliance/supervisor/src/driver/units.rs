@@ -331,6 +331,9 @@ impl Driver<'_> {
             if let Some(s) = &c.mta.submission_listen {
                 parts.push(format!("submission on {s}"));
             }
+            if let Some(s) = &c.mta.smtps_listen {
+                parts.push(format!("implicit TLS on {s}"));
+            }
         }
         if c.roles.contains(&Role::Manager) {
             if let Some(h) = &c.manager.http_listen {
