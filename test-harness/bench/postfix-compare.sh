@@ -30,6 +30,9 @@ RUN_LIMIT=300  # seconds per run
 
 [ "$(id -u)" -eq 0 ] || { echo "run as root (Postfix and rspamd drop to their users)" >&2; exit 1; }
 scripts/deps
+# rspamd only for this benchmark's third column, not for the tests.
+command -v rspamd >/dev/null 2>&1 \
+    || env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends rspamd >&2
 cargo build --release --locked -p filterbox -p test-harness >&2
 FB=$PWD/target/release/filterbox
 LOAD=$PWD/target/release/smtp-load
