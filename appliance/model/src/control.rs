@@ -246,11 +246,23 @@ pub fn ask(
     request: &ControlRequest,
     timeout: std::time::Duration,
 ) -> std::io::Result<ControlResponse> {
+    ask_line(socket, request, timeout, MAX_ANSWER, "the supervisor")
+}
+
+/// One JSON line to a unix socket, one JSON line back: the shape of the
+/// supervisor's and the mta's control sockets. `who` names the peer in errors.
+pub(crate) fn ask_line<Q: Serialize, A: serde::de::DeserializeOwned>(
+    socket: &std::path::Path,
+    request: &Q,
+    timeout: std::time::Duration,
+    max_answer: u64,
+    who: &str,
+) -> std::io::Result<A> {
     use std::io::{BufRead, BufReader, Read, Write};
     let stream = std::os::unix::net::UnixStream::connect(socket).map_err(|e| {
         std::io::Error::new(
             e.kind(),
-            format!("cannot reach the supervisor at {}: {e}", socket.display()),
+            format!("cannot reach {who} at {}: {e}", socket.display()),
         )
     })?;
     stream.set_read_timeout(Some(timeout))?;
@@ -259,11 +271,11 @@ pub fn ask(
     line.push(b'\n');
     (&stream).write_all(&line)?;
     let mut answer = String::new();
-    BufReader::new((&stream).take(MAX_ANSWER)).read_line(&mut answer)?;
+    BufReader::new((&stream).take(max_answer)).read_line(&mut answer)?;
     serde_json::from_str(&answer).map_err(|e| {
         std::io::Error::new(
             std::io::ErrorKind::InvalidData,
-            format!("unexpected answer from the supervisor: {e}"),
+            format!("unexpected answer from {who}: {e}"),
         )
     })
 }

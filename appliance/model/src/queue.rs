@@ -136,26 +136,7 @@ pub fn ask(
     request: &QueueRequest,
     timeout: std::time::Duration,
 ) -> std::io::Result<QueueResponse> {
-    use std::io::{BufRead, BufReader, Read, Write};
-    let stream = std::os::unix::net::UnixStream::connect(socket).map_err(|e| {
-        std::io::Error::new(
-            e.kind(),
-            format!("cannot reach the mta at {}: {e}", socket.display()),
-        )
-    })?;
-    stream.set_read_timeout(Some(timeout))?;
-    stream.set_write_timeout(Some(timeout))?;
-    let mut line = serde_json::to_vec(request).map_err(std::io::Error::other)?;
-    line.push(b'\n');
-    (&stream).write_all(&line)?;
-    let mut answer = String::new();
-    BufReader::new((&stream).take(MAX_ANSWER)).read_line(&mut answer)?;
-    serde_json::from_str(&answer).map_err(|e| {
-        std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            format!("unexpected answer from the mta: {e}"),
-        )
-    })
+    crate::control::ask_line(socket, request, timeout, MAX_ANSWER, "the mta")
 }
 
 #[cfg(test)]

@@ -5,71 +5,18 @@
 
 mod common;
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::path::{Path, PathBuf};
+use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use common::sink::{ip, loopback_net, Sink};
 use common::{config, wait_for};
 use model::api::{self, DeliveryServer};
 use mta::Mta;
 use test_harness::dns::{DnsServer, Rr};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-
-/// A /24 of loopback addresses of this test run (the whole 127/8 is local).
-fn loopback_net() -> [u8; 3] {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    let n = std::process::id().wrapping_mul(7919) ^ nanos;
-    [127, 100 + (n % 100) as u8, 1 + (n / 100 % 250) as u8]
-}
-
-fn ip(net: [u8; 3], host: u8) -> IpAddr {
-    IpAddr::V4(Ipv4Addr::new(net[0], net[1], net[2], host))
-}
-
-/// Postfix's smtp-sink on `addr`, dumping each message into `dir/sink`.
-struct SmtpSink {
-    dump: PathBuf,
-    _child: tokio::process::Child,
-}
-
-impl SmtpSink {
-    async fn start(dir: &Path, addr: SocketAddr) -> SmtpSink {
-        use std::os::unix::fs::PermissionsExt;
-        let dump = dir.join("sink");
-        std::fs::create_dir(&dump).unwrap();
-        std::fs::set_permissions(&dump, std::fs::Permissions::from_mode(0o777)).unwrap();
-        let child = tokio::process::Command::new("/usr/sbin/smtp-sink")
-            .args(["-u", "nobody", "-d", &format!("{}/%M.", dump.display())])
-            .args([&addr.to_string(), "10"])
-            .stdout(std::process::Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("smtp-sink runs");
-        let up = wait_for(Duration::from_secs(5), || {
-            std::net::TcpStream::connect(addr).is_ok()
-        })
-        .await;
-        assert!(up, "smtp-sink listens on {addr}");
-        SmtpSink {
-            dump,
-            _child: child,
-        }
-    }
-
-    fn dumps(&self) -> Vec<String> {
-        std::fs::read_dir(&self.dump)
-            .unwrap()
-            .flatten()
-            .filter_map(|e| std::fs::read_to_string(e.path()).ok())
-            .filter(|t| !t.is_empty())
-            .collect()
-    }
-}
 
 /// A directory with `sender.test` delivered to `server` (where bounces go).
 fn directory(server: DeliveryServer) -> api::Directory {
@@ -109,9 +56,9 @@ async fn inject(dir: &Path, rcpts: &[&str]) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mx_priority_failover_implicit_mx_and_unknown_domains() {
     let dir = tempfile::tempdir().unwrap();
-    let net = loopback_net();
+    let net = loopback_net(100, 100);
     let (down, up) = (ip(net, 1), ip(net, 2));
-    let sink = SmtpSink::start(dir.path(), SocketAddr::new(up, 25)).await;
+    let sink = Sink::start_at(dir.path(), "sink", &[], SocketAddr::new(up, 25)).await;
     let dns = DnsServer::start(&[
         Rr::Mx("far.test".into(), 10, "mx1.far.test".into()),
         Rr::Mx("far.test".into(), 20, "mx2.far.test".into()),

@@ -8,11 +8,12 @@
 
 mod common;
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::path::{Path, PathBuf};
+use std::net::{IpAddr, SocketAddr};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use common::sink::{ip, loopback_net, Sink};
 use common::test_manager::TestManager;
 use common::{managed_config, wait_for};
 use mail_auth::hickory_resolver::config::{NameServerConfigGroup, ResolverConfig, ResolverOpts};
@@ -21,61 +22,6 @@ use model::api::{DomainUpdate, EventKind, NewSmtpAccount};
 use model::client::TrackingQuery;
 use model::Endpoint;
 use test_harness::dns::{DnsServer, Rr};
-
-/// A /24 of loopback addresses for this run (all of 127/8 is local), away
-/// from the ones other tests pick.
-fn loopback_net() -> [u8; 3] {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    let n = std::process::id().wrapping_mul(104_729) ^ nanos;
-    [127, 210 + (n % 40) as u8, 1 + (n / 40 % 250) as u8]
-}
-
-fn ip(net: [u8; 3], host: u8) -> IpAddr {
-    IpAddr::V4(Ipv4Addr::new(net[0], net[1], net[2], host))
-}
-
-/// Postfix's smtp-sink on `addr`, dumping each message into `dir/sink`.
-struct SmtpSink {
-    dump: PathBuf,
-    _child: tokio::process::Child,
-}
-
-impl SmtpSink {
-    async fn start(dir: &Path, addr: SocketAddr) -> SmtpSink {
-        use std::os::unix::fs::PermissionsExt;
-        let dump = dir.join("sink");
-        std::fs::create_dir(&dump).unwrap();
-        std::fs::set_permissions(&dump, std::fs::Permissions::from_mode(0o777)).unwrap();
-        let child = tokio::process::Command::new("/usr/sbin/smtp-sink")
-            .args(["-u", "nobody", "-d", &format!("{}/%M.", dump.display())])
-            .args([&addr.to_string(), "10"])
-            .stdout(std::process::Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("smtp-sink runs");
-        let up = wait_for(Duration::from_secs(5), || {
-            std::net::TcpStream::connect(addr).is_ok()
-        })
-        .await;
-        assert!(up, "smtp-sink listens on {addr}");
-        SmtpSink {
-            dump,
-            _child: child,
-        }
-    }
-
-    fn dumps(&self) -> Vec<String> {
-        std::fs::read_dir(&self.dump)
-            .unwrap()
-            .flatten()
-            .filter_map(|e| std::fs::read_to_string(e.path()).ok())
-            .filter(|t| !t.is_empty())
-            .collect()
-    }
-}
 
 /// swaks from local address `from_ip` with `args` (`--to` at least); its
 /// transcript.
@@ -122,7 +68,7 @@ async fn verify_dkim(dns: SocketAddr, message: &[u8]) -> Vec<DkimResult> {
 /// smtp-sink.
 struct Env {
     net: [u8; 3],
-    sink: SmtpSink,
+    sink: Sink,
     down: common::downstream::Downstream,
     manager: TestManager,
     dns: DnsServer,
@@ -134,8 +80,8 @@ struct Env {
 
 impl Env {
     async fn start(d: &Path) -> Env {
-        let net = loopback_net();
-        let sink = SmtpSink::start(d, SocketAddr::new(ip(net, 25), 25)).await;
+        let net = loopback_net(210, 40);
+        let sink = Sink::start_at(d, "sink", &[], SocketAddr::new(ip(net, 25), 25)).await;
         let down = common::downstream::Downstream::accepting().await;
         let mut cfg = managed_config(d, down.port);
         let sender_test = cfg

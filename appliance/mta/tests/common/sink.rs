@@ -2,6 +2,7 @@
 //! loopback port with extra options (e.g. `-f RCPT` to refuse every
 //! recipient with 5xx, `-r RCPT` with 4xx), dumping each message to a file.
 
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
@@ -38,7 +39,15 @@ impl Sink {
 
     /// Starts smtp-sink on `port` (e.g. one that was down so far).
     pub async fn start_on(dir: &Path, name: &str, extra: &[&str], port: u16) -> Sink {
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        Sink::start_at(dir, name, extra, addr).await
+    }
+
+    /// Starts smtp-sink on `addr`, e.g. port 25 of a private loopback
+    /// address that DNS in a test names as a domain's MX.
+    pub async fn start_at(dir: &Path, name: &str, extra: &[&str], addr: SocketAddr) -> Sink {
         use std::os::unix::fs::PermissionsExt;
+        let port = addr.port();
         let dump = dir.join(name);
         std::fs::create_dir_all(&dump).unwrap();
         // smtp-sink drops to nobody when started as root, and must still write here.
@@ -52,7 +61,7 @@ impl Sink {
             .args([
                 "-d",
                 &format!("{}/%M.", dump.display()),
-                &format!("127.0.0.1:{port}"),
+                &addr.to_string(),
                 "10",
             ])
             .stdout(Stdio::null())
@@ -60,10 +69,10 @@ impl Sink {
             .spawn()
             .expect("smtp-sink runs");
         let up = super::wait_for(Duration::from_secs(5), || {
-            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+            std::net::TcpStream::connect(addr).is_ok()
         })
         .await;
-        assert!(up, "smtp-sink listens on {port}");
+        assert!(up, "smtp-sink listens on {addr}");
         Sink {
             port,
             dump,
@@ -87,4 +96,22 @@ impl Sink {
             let _ = child.kill().await;
         }
     }
+}
+
+/// A /24 of loopback addresses for this run (all of 127/8 is local), its
+/// second octet in `base..base + span` so that tests picking from different
+/// ranges never share one.
+pub fn loopback_net(base: u8, span: u8) -> [u8; 3] {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    let n = std::process::id().wrapping_mul(104_729) ^ nanos;
+    let span = u32::from(span);
+    [127, base + (n % span) as u8, 1 + (n / span % 250) as u8]
+}
+
+/// Host `host` of `net`.
+pub fn ip(net: [u8; 3], host: u8) -> IpAddr {
+    IpAddr::V4(Ipv4Addr::new(net[0], net[1], net[2], host))
 }
