@@ -97,6 +97,7 @@ impl Releaser {
         let envelope = Envelope {
             sender: &item.sender,
             recipients: &recipients,
+            ..Default::default()
         };
         let log_id = format!("release {id}");
         let runtime = self.runtime.as_ref().expect("runtime lives until drop");
@@ -217,6 +218,7 @@ mod tests {
             }],
             data_reply: data.map(|c| Reply::new(c, "2.0.0 queued as X")),
             bytes_sent: 0,
+            dsn_passed: false,
         }
     }
 

@@ -4,10 +4,12 @@
 //! The session collects them ([`SessionDsn`]), the queue entry keeps them
 //! ([`MessageDsn`]), and the reports honour them: a failure is reported
 //! only to recipients whose NOTIFY includes FAILURE (the default), a delay
-//! only with DELAY (or the default), a delivery only with SUCCESS
-//! (reported as `relayed`: the next hop is not asked for DSNs); `RET=FULL`
-//! returns the whole message, otherwise only its header; `ENVID` and
-//! `ORCPT` are quoted in the report.
+//! only with DELAY (or the default), a delivery only with SUCCESS;
+//! `RET=FULL` returns the whole message, otherwise only its header;
+//! `ENVID` and `ORCPT` are quoted in the report. A next hop that offers
+//! DSN gets the parameters ([`MessageDsn::request`], RFC 3461 section 6.2)
+//! and reports deliveries itself; to one that does not, we report them as
+//! `relayed`.
 
 use std::borrow::Cow;
 
@@ -49,6 +51,24 @@ pub struct Notify {
 }
 
 impl Notify {
+    /// The NOTIFY value as sent on RCPT.
+    pub fn keyword(self) -> String {
+        let words: Vec<&str> = [
+            (self.success, "SUCCESS"),
+            (self.failure, "FAILURE"),
+            (self.delay, "DELAY"),
+        ]
+        .iter()
+        .filter(|(on, _)| *on)
+        .map(|(_, w)| *w)
+        .collect();
+        if words.is_empty() {
+            "NEVER".into()
+        } else {
+            words.join(",")
+        }
+    }
+
     /// Without NOTIFY: failures and delays (RFC 3461 section 4.1).
     pub const DEFAULT: Notify = Notify {
         success: false,
@@ -95,6 +115,31 @@ impl MessageDsn {
     /// The ORCPT given for `address`.
     pub fn orcpt(&self, address: &str) -> Option<&str> {
         self.recipient(address).and_then(|r| r.orcpt.as_deref())
+    }
+
+    /// The parameters to pass on with a delivery to `recipients` (RFC 3461
+    /// section 6.2), or `None` when the sender gave none.
+    pub fn request(&self, recipients: &[String]) -> Option<smtp_client::DsnRequest> {
+        if self.ret.is_none() && self.envid.is_none() && self.recipients.is_empty() {
+            return None;
+        }
+        Some(smtp_client::DsnRequest {
+            ret: self.ret.map(|r| match r {
+                Ret::Full => "FULL".to_string(),
+                Ret::Hdrs => "HDRS".to_string(),
+            }),
+            envid: self.envid.clone(),
+            recipients: recipients
+                .iter()
+                .map(|a| {
+                    let r = self.recipient(a);
+                    smtp_client::RecipientDsnRequest {
+                        notify: r.and_then(|r| r.notify).map(|n| n.keyword()),
+                        orcpt: r.and_then(|r| r.orcpt.clone()),
+                    }
+                })
+                .collect(),
+        })
     }
 
     fn recipient(&self, address: &str) -> Option<&RecipientDsn> {

@@ -45,6 +45,7 @@ async fn inject(dir: &Path, rcpts: &[&str]) {
     let envelope = smtp_client::Envelope {
         sender: "sender@sender.test",
         recipients: &recipients,
+        ..Default::default()
     };
     let message = b"From: <sender@sender.test>\r\nSubject: found by DNS\r\n\r\nhello\r\n";
     let report = smtp_client::send(stream, &Default::default(), &envelope, message)
@@ -200,5 +201,49 @@ async fn one_destination_gets_at_most_its_concurrency() {
         2,
         "two at a time, never more (and the limit is used)"
     );
+    mta.shutdown().await.unwrap();
+}
+
+/// Messages piling up for a destination at its limit wait without taking
+/// the workers: with two workers and four slow messages for one server, a
+/// message for another domain goes out at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_destination_does_not_hold_the_workers() {
+    let dir = tempfile::tempdir().unwrap();
+    let slow = SlowServer::start(Duration::from_secs(3)).await;
+    let sink = Sink::start(dir.path(), "sink", &[]).await;
+    let mut c = config(dir.path());
+    c.mta.delivery_workers = 2;
+    c.mta.per_destination_concurrency = 1;
+    let mta = common::start(dir.path(), c, slow.port).await;
+    let mut routes = common::directory(slow.port);
+    for d in &mut routes.domains {
+        if d.name == "sender.test" {
+            d.delivery[0].port = sink.port;
+        }
+    }
+    routes.generation += 1;
+    mta.directory().apply(routes);
+    for _ in 0..4 {
+        inject(dir.path(), &["user@example.test"]).await;
+    }
+    let slow_busy = wait_for(Duration::from_secs(5), || {
+        slow.open.load(Ordering::SeqCst) == 1
+    })
+    .await;
+    assert!(slow_busy, "the slow server got its first message");
+    inject(dir.path(), &["sender@sender.test"]).await;
+    let other = wait_for(Duration::from_secs(2), || !sink.dumps().is_empty()).await;
+    assert!(
+        other,
+        "the other domain's message went out while the slow one was busy"
+    );
+    assert_eq!(slow.delivered.load(Ordering::SeqCst), 0, "still the first");
+    let all = wait_for(Duration::from_secs(30), || {
+        slow.delivered.load(Ordering::SeqCst) == 4
+    })
+    .await;
+    assert!(all, "the four slow messages went out one by one");
+    assert_eq!(slow.most.load(Ordering::SeqCst), 1);
     mta.shutdown().await.unwrap();
 }

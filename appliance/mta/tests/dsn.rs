@@ -1,6 +1,7 @@
 //! Delivery status notifications (RFC 3461 parameters, RFC 3464 reports)
 //! with Postfix's smtp-sink as the servers: one refusing every recipient,
-//! one accepting (where the reports to the sender land), and one down.
+//! one accepting without DSN (where the reports to the sender land), one
+//! accepting with DSN (which takes the parameters over), and one down.
 
 mod common;
 
@@ -27,10 +28,12 @@ fn domain(name: &str, port: u16) -> api::Domain {
 }
 
 /// The mta with `refusing.test` (every RCPT refused), `sender.test` and
-/// `ok.test` (accepting) and `slow.test` (down); delay notices after 1 s.
-async fn setup(dir: &std::path::Path) -> (mta::Mta, Sink, Sink) {
+/// `ok.test` (accepting, no DSN), `dsn.test` (accepting with DSN) and
+/// `slow.test` (down); delay notices after 1 s.
+async fn setup(dir: &std::path::Path) -> (mta::Mta, Sink, Sink, Sink) {
     let refusing = Sink::start(dir, "refusing", &["-f", "RCPT"]).await;
-    let accepting = Sink::start(dir, "accepting", &[]).await;
+    let accepting = Sink::start(dir, "accepting", &["-N"]).await;
+    let with_dsn = Sink::start(dir, "with-dsn", &[]).await;
     let mut cfg = config(dir);
     cfg.mta.delay_notice_after_secs = 1;
     let mta = mta::Mta::start(std::sync::Arc::new(cfg), dir.to_path_buf())
@@ -42,6 +45,7 @@ async fn setup(dir: &std::path::Path) -> (mta::Mta, Sink, Sink) {
         .chain([
             "sender@sender.test".into(),
             "u@ok.test".into(),
+            "u@dsn.test".into(),
             "x@slow.test".into(),
         ])
         .collect();
@@ -51,12 +55,13 @@ async fn setup(dir: &std::path::Path) -> (mta::Mta, Sink, Sink) {
             domain("refusing.test", refusing.port),
             domain("sender.test", accepting.port),
             domain("ok.test", accepting.port),
+            domain("dsn.test", with_dsn.port),
             domain("slow.test", free_port()),
         ],
         users,
         dkim: Vec::new(),
     });
-    (mta, refusing, accepting)
+    (mta, refusing, accepting, with_dsn)
 }
 
 /// One message with MAIL and RCPT parameters; returns the queue id.
@@ -109,7 +114,7 @@ fn part_types(dump: &str) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bounces_honour_notify_ret_envid_and_orcpt() {
     let dir = tempfile::tempdir().unwrap();
-    let (mta, _refusing, accepting) = setup(dir.path()).await;
+    let (mta, _refusing, accepting, _) = setup(dir.path()).await;
     let id = send(
         &mta,
         "RET=HDRS ENVID=env-42",
@@ -159,7 +164,7 @@ async fn bounces_honour_notify_ret_envid_and_orcpt() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_delay_notice_with_the_full_message_and_success_reports() {
     let dir = tempfile::tempdir().unwrap();
-    let (mta, _refusing, accepting) = setup(dir.path()).await;
+    let (mta, _refusing, accepting, _) = setup(dir.path()).await;
     send(
         &mta,
         "RET=FULL",
@@ -214,5 +219,32 @@ async fn one_delay_notice_with_the_full_message_and_success_reports() {
     // Retries go on (every 1-2 s here), the notice is not repeated.
     tokio::time::sleep(Duration::from_secs(4)).await;
     assert_eq!(reports(&accepting, "delayed").len(), 1);
+    mta.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_next_hop_offering_dsn_gets_the_parameters_and_reports_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mta, _refusing, accepting, with_dsn) = setup(dir.path()).await;
+    send(
+        &mta,
+        "RET=HDRS ENVID=env-7",
+        &["<u@dsn.test> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;U@DSN.test"],
+        "Subject: passed on\r\n\r\nbody\r\n",
+    )
+    .await;
+    assert!(wait_for(Duration::from_secs(10), || !with_dsn.dumps().is_empty()).await);
+    let dump = &with_dsn.dumps()[0];
+    assert!(
+        dump.contains("X-Mail-Args: <sender@sender.test> RET=HDRS ENVID=env-7\n"),
+        "{dump}"
+    );
+    assert!(
+        dump.contains("X-Rcpt-Args: <u@dsn.test> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;U@DSN.test\n"),
+        "{dump}"
+    );
+    // The success report is now the next hop's to send, not ours.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(accepting.dumps().is_empty(), "{:?}", accepting.dumps());
     mta.shutdown().await.unwrap();
 }

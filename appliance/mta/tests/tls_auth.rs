@@ -183,3 +183,31 @@ async fn implicit_tls_never_speaks_smtp_in_clear() {
         .starts_with(&format!("220 {HOSTNAME} ")));
     mta.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_refused_implicit_tls_client_reads_its_421_inside_tls() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = config(dir.path());
+    c.mta.smtps_listen = Some("127.0.0.1:0".into());
+    c.mta.max_connections_per_ip = 1;
+    let mta = start(dir.path(), c, 9).await;
+    let smtps = mta.smtps_addr().unwrap();
+    let tcp = TcpStream::connect(smtps).await.unwrap();
+    let mut first = connector(dir.path())
+        .connect(server_name(), tcp)
+        .await
+        .unwrap();
+    assert!(reply(&mut first).await.starts_with("220 "));
+    let tcp = TcpStream::connect(smtps).await.unwrap();
+    let mut second = connector(dir.path())
+        .connect(server_name(), tcp)
+        .await
+        .expect("the refusal still speaks TLS");
+    let refused = reply(&mut second).await;
+    assert!(refused.starts_with("421 4.7.0 "), "{refused}");
+    assert!(
+        cmd(&mut first, "NOOP").await.starts_with("250 "),
+        "the first session goes on"
+    );
+    mta.shutdown().await.unwrap();
+}

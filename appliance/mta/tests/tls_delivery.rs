@@ -254,3 +254,44 @@ async fn opportunistic_tls_that_fails_falls_back_to_clear() {
     mta.shutdown().await.unwrap();
     manager.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_transaction_is_one_delivered_event_with_one_proof() {
+    let dir = tempfile::tempdir().unwrap();
+    open_dir(dir.path());
+    let onward = Downstream::accepting().await;
+    let postfix = Postfix::start(dir.path(), "", onward.port);
+    let (manager, mta) = start(dir.path(), postfix.port, TlsPolicy::Opportunistic).await;
+
+    let (mut c, _) = Client::connect(mta.smtp_addr()).await;
+    c.cmd("EHLO client.test").await;
+    c.cmd("MAIL FROM:<sender@sender.test>").await;
+    for rcpt in ["user@example.test", "other@example.test"] {
+        let reply = c.cmd(&format!("RCPT TO:<{rcpt}>")).await;
+        assert_eq!(reply, "250 2.1.5 Ok\r\n");
+    }
+    c.cmd("DATA").await;
+    let id = queue_id(&c.cmd("Subject: two\r\n\r\nbody\r\n.").await);
+    c.cmd("QUIT").await;
+
+    let events = manager.events_until(&id, EventKind::Delivered).await;
+    let delivered: Vec<_> = events
+        .iter()
+        .filter(|e| e.kind == EventKind::Delivered)
+        .collect();
+    assert_eq!(delivered.len(), 1, "{events:#?}");
+    assert_eq!(
+        delivered[0].recipients,
+        ["user@example.test", "other@example.test"],
+        "in envelope order"
+    );
+    let proof = delivered[0].proof.as_ref().expect("the proof, once");
+    let rcpts = proof
+        .transcript
+        .iter()
+        .filter(|l| l.starts_with("C: RCPT TO:"))
+        .count();
+    assert_eq!(rcpts, 2, "{:#?}", proof.transcript);
+    mta.shutdown().await.unwrap();
+    manager.stop().await;
+}

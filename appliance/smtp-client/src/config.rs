@@ -31,7 +31,7 @@ impl Default for ClientConfig {
 }
 
 /// The SMTP envelope of one transaction.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Default)]
 pub struct Envelope<'a> {
     /// The reverse-path without angle brackets; `""` is the null
     /// reverse-path `<>` used for bounces.
@@ -39,6 +39,49 @@ pub struct Envelope<'a> {
     /// The forward-paths without angle brackets, in the order results are
     /// reported.
     pub recipients: &'a [String],
+    /// The message was received with SMTPUTF8 (RFC 6531) or has UTF-8
+    /// addresses: `SMTPUTF8` goes on MAIL, and a server that does not offer
+    /// it refuses the message for good (553 5.6.7, locally) rather than
+    /// seeing it mangled.
+    pub smtputf8: bool,
+    /// What the sender asked to be told (RFC 3461), passed on to a server
+    /// offering DSN so that it reports in our place.
+    pub dsn: Option<&'a DsnRequest>,
+}
+
+/// DSN parameters as they go on the wire; values are plain text and are
+/// xtext-encoded when sent.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DsnRequest {
+    /// `FULL` or `HDRS`.
+    pub ret: Option<String>,
+    /// The sender's envelope id.
+    pub envid: Option<String>,
+    /// Per envelope recipient, in envelope order (missing ones have none).
+    pub recipients: Vec<RecipientDsnRequest>,
+}
+
+/// One recipient's DSN parameters.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RecipientDsnRequest {
+    /// `NEVER` or a comma list of `SUCCESS`, `FAILURE`, `DELAY`.
+    pub notify: Option<String>,
+    /// The original recipient, without its `rfc822;` type.
+    pub orcpt: Option<String>,
+}
+
+/// RFC 3461 section 4 xtext: `+`, `=`, controls, space and non-ASCII as
+/// `+HH`.
+pub(crate) fn xtext(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for b in value.bytes() {
+        if (b'!'..=b'~').contains(&b) && b != b'+' && b != b'=' {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("+{b:02X}"));
+        }
+    }
+    out
 }
 
 /// The server a delivery goes to, as far as TLS is concerned.

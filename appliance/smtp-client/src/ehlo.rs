@@ -11,6 +11,10 @@ pub(crate) struct Capabilities {
     pub(crate) size: Option<u64>,
     /// STARTTLS (RFC 3207): the connection can be encrypted.
     pub(crate) starttls: bool,
+    /// SMTPUTF8 (RFC 6531): UTF-8 addresses and headers may be sent.
+    pub(crate) smtputf8: bool,
+    /// DSN (RFC 3461): RET, ENVID, NOTIFY and ORCPT may be given.
+    pub(crate) dsn: bool,
 }
 
 impl Capabilities {
@@ -29,6 +33,10 @@ impl Capabilities {
                 caps.eight_bit_mime = true;
             } else if keyword.eq_ignore_ascii_case("STARTTLS") {
                 caps.starttls = true;
+            } else if keyword.eq_ignore_ascii_case("SMTPUTF8") {
+                caps.smtputf8 = true;
+            } else if keyword.eq_ignore_ascii_case("DSN") {
+                caps.dsn = true;
             } else if keyword.eq_ignore_ascii_case("SIZE") {
                 let limit = words.next().and_then(|n| n.parse().ok()).unwrap_or(0);
                 caps.size = Some(limit);
@@ -45,7 +53,7 @@ mod tests {
     #[test]
     fn keywords_are_recognised_case_insensitively() {
         let caps = Capabilities::from_ehlo_text(
-            "mx.test hello\npipelining\nSIZE 10240000\n8BITMIME\nDSN\nstarttls",
+            "mx.test hello\npipelining\nSIZE 10240000\n8BITMIME\nDSN\nstarttls\nsmtputf8",
         );
         assert_eq!(
             caps,
@@ -54,6 +62,8 @@ mod tests {
                 eight_bit_mime: true,
                 size: Some(10_240_000),
                 starttls: true,
+                smtputf8: true,
+                dsn: true,
             }
         );
     }

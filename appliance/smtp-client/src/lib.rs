@@ -28,7 +28,7 @@ mod report;
 mod session;
 mod tls;
 
-pub use config::{ClientConfig, Destination, Envelope};
+pub use config::{ClientConfig, Destination, DsnRequest, Envelope, RecipientDsnRequest};
 pub use driver::{connect_tcp, deliver, send, send_logged};
 pub use error::{ClientError, Stage};
 pub use probe::{probe, Probe, ProbeOutcome, ProbeStep};

@@ -26,6 +26,9 @@ pub struct DeliveryReport {
     /// Octets of DATA payload transmitted: after dot-stuffing and line-ending
     /// normalisation, including the final `.\r\n`; 0 if no body was sent.
     pub bytes_sent: u64,
+    /// The server offered DSN and got the sender's DSN parameters: it
+    /// reports successes from now on, so we must not report them too.
+    pub dsn_passed: bool,
 }
 
 impl DeliveryReport {

@@ -7,9 +7,12 @@
 //! dot); once all are, the outcome no longer depends on the connection.
 
 use crate::body::{has_eight_bit, wire_size};
+use crate::config::xtext;
 use crate::ehlo::Capabilities;
 use crate::proof::first_word;
-use crate::{ClientError, DeliveryReport, Envelope, RecipientResult, Reply, Stage, TlsMode};
+use crate::{
+    ClientError, DeliveryReport, DsnRequest, Envelope, RecipientResult, Reply, Stage, TlsMode,
+};
 
 /// What the driver must do next, in order.
 #[derive(Debug, PartialEq, Eq)]
@@ -58,6 +61,12 @@ pub(crate) struct Session<'a> {
     recipients: &'a [String],
     message_size: u64,
     eight_bit: bool,
+    /// The message needs SMTPUTF8.
+    smtputf8: bool,
+    /// The sender's DSN parameters, if any.
+    dsn: Option<&'a DsnRequest>,
+    /// The server offers DSN and `dsn` went on MAIL/RCPT.
+    dsn_passed: bool,
     state: State,
     pipelining: bool,
     greeting: Option<Reply>,
@@ -104,6 +113,11 @@ impl<'a> Session<'a> {
             recipients: envelope.recipients,
             message_size: wire_size(message),
             eight_bit: has_eight_bit(message),
+            smtputf8: envelope.smtputf8
+                || !envelope.sender.is_ascii()
+                || envelope.recipients.iter().any(|r| !r.is_ascii()),
+            dsn: envelope.dsn,
+            dsn_passed: false,
             state: State::Greeting,
             pipelining: false,
             greeting: None,
@@ -179,6 +193,7 @@ impl<'a> Session<'a> {
             recipients,
             data_reply: self.data_reply,
             bytes_sent: self.bytes_sent,
+            dsn_passed: self.dsn_passed,
         })
     }
 
@@ -263,10 +278,16 @@ impl<'a> Session<'a> {
             self.decide_pending(&Reply::new(501, text));
             return self.quit();
         }
+        if self.smtputf8 && !caps.smtputf8 {
+            let text = "5.6.7 the server does not support SMTPUTF8, which this message needs (local, not sent)";
+            self.decide_pending(&Reply::new(553, text));
+            return self.quit();
+        }
         if self.to_send.is_empty() {
             return self.quit();
         }
         self.pipelining = caps.pipelining;
+        self.dsn_passed = caps.dsn && self.dsn.is_some();
         self.state = State::Mail;
         let mut bytes = format!("MAIL FROM:<{}>", self.sender).into_bytes();
         if caps.size.is_some() {
@@ -274,6 +295,17 @@ impl<'a> Session<'a> {
         }
         if self.eight_bit && caps.eight_bit_mime {
             bytes.extend_from_slice(b" BODY=8BITMIME");
+        }
+        if self.smtputf8 {
+            bytes.extend_from_slice(b" SMTPUTF8");
+        }
+        if let Some(dsn) = self.dsn.filter(|_| self.dsn_passed) {
+            if let Some(ret) = &dsn.ret {
+                bytes.extend_from_slice(format!(" RET={}", xtext(ret)).as_bytes());
+            }
+            if let Some(envid) = &dsn.envid {
+                bytes.extend_from_slice(format!(" ENVID={}", xtext(envid)).as_bytes());
+            }
         }
         bytes.extend_from_slice(b"\r\n");
         if self.pipelining {
@@ -374,7 +406,22 @@ impl<'a> Session<'a> {
     }
 
     fn rcpt_command(&self, n: usize) -> Vec<u8> {
-        format!("RCPT TO:<{}>\r\n", self.recipients[self.to_send[n]]).into_bytes()
+        let index = self.to_send[n];
+        let mut line = format!("RCPT TO:<{}>", self.recipients[index]);
+        let params = self
+            .dsn
+            .filter(|_| self.dsn_passed)
+            .and_then(|d| d.recipients.get(index));
+        if let Some(params) = params {
+            if let Some(notify) = &params.notify {
+                line.push_str(&format!(" NOTIFY={}", xtext(notify)));
+            }
+            if let Some(orcpt) = &params.orcpt {
+                line.push_str(&format!(" ORCPT=rfc822;{}", xtext(orcpt)));
+            }
+        }
+        line.push_str("\r\n");
+        line.into_bytes()
     }
 
     fn hello(&self, verb: &str) -> Vec<Action> {

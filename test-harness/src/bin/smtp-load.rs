@@ -89,6 +89,7 @@ async fn main() -> anyhow::Result<()> {
                         let env = Envelope {
                             sender: &from,
                             recipients: &rcpts,
+                            ..Default::default()
                         };
                         matches!(smtp_client::send(stream, &config, &env, &body).await,
                             Ok(r) if r.data_reply.as_ref().is_some_and(|d| d.is_positive()))

@@ -2,9 +2,10 @@
 //! once, so a customer's server is never flooded with parallel connections
 //! (and rate-limiting receivers do not start refusing us).
 //!
-//! A delivery waiting for a slot keeps its worker: with many messages due
-//! for one full destination, other destinations wait for a free worker
-//! (`delivery_workers` should stay above `per_destination_concurrency`).
+//! A delivery never waits for a slot: it takes one if free
+//! ([`DestinationLimits::try_acquire`]), or its recipients are put back for
+//! a moment without counting an attempt, so messages piling up for one full
+//! destination never take the workers other destinations need.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -35,10 +36,14 @@ impl DestinationLimits {
         }
     }
 
-    /// Waits for a free slot of `destination`; the slot is free again when
-    /// the permit is dropped.
-    pub async fn acquire(&self, destination: &str) -> OwnedSemaphorePermit {
-        let semaphore = {
+    /// A free slot of `destination`, or `None` when all are taken; the slot
+    /// is free again when the permit is dropped.
+    pub fn try_acquire(&self, destination: &str) -> Option<OwnedSemaphorePermit> {
+        self.semaphore(destination).try_acquire_owned().ok()
+    }
+
+    fn semaphore(&self, destination: &str) -> Arc<Semaphore> {
+        {
             let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
             if slots.len() > PRUNE_ABOVE {
                 // Only the map holds an idle destination's semaphore.
@@ -48,40 +53,34 @@ impl DestinationLimits {
                 .entry(destination.to_string())
                 .or_insert_with(|| Arc::new(Semaphore::new(self.max)))
                 .clone()
-        };
-        semaphore
-            .acquire_owned()
-            .await
-            .expect("destination semaphores are never closed")
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
-    #[tokio::test]
-    async fn a_destination_gets_at_most_its_limit_others_are_free() {
+    #[test]
+    fn a_destination_gets_at_most_its_limit_others_are_free() {
         let limits = DestinationLimits::new(2);
-        let a1 = limits.acquire("a.test").await;
-        let _a2 = limits.acquire("a.test").await;
-        let third = tokio::time::timeout(Duration::from_millis(50), limits.acquire("a.test"));
-        assert!(third.await.is_err(), "a third delivery to a.test waits");
-        let _b = tokio::time::timeout(Duration::from_millis(50), limits.acquire("b.test"))
-            .await
+        let a1 = limits.try_acquire("a.test").expect("first slot");
+        let _a2 = limits.try_acquire("a.test").expect("second slot");
+        assert!(limits.try_acquire("a.test").is_none(), "a.test is full");
+        let _b = limits
+            .try_acquire("b.test")
             .expect("b.test is not limited by a.test");
         drop(a1);
-        let _reused = tokio::time::timeout(Duration::from_millis(50), limits.acquire("a.test"))
-            .await
+        let _reused = limits
+            .try_acquire("a.test")
             .expect("a freed slot is reused");
     }
 
-    #[tokio::test]
-    async fn idle_destinations_are_forgotten() {
+    #[test]
+    fn idle_destinations_are_forgotten() {
         let limits = DestinationLimits::new(1);
         for n in 0..(PRUNE_ABOVE + 10) {
-            drop(limits.acquire(&format!("d{n}.test")).await);
+            drop(limits.try_acquire(&format!("d{n}.test")));
         }
         let held = limits.slots.lock().unwrap().len();
         assert!(held <= PRUNE_ABOVE + 1, "{held} destinations kept");

@@ -30,12 +30,17 @@ pub enum Outcome {
         reply: String,
         /// What the conversation proves.
         proof: Box<DeliveryProof>,
+        /// The server took the sender's DSN request: it reports success.
+        dsn_passed: bool,
     },
     /// Refused for good (5xx); `reply` names the server.
     Permanent {
         /// The server's refusal.
         reply: String,
     },
+    /// Not tried: the destination already has all the deliveries it may
+    /// have at once; try again in a moment, without counting an attempt.
+    Busy,
     /// Not delivered this time; retry later.
     Transient {
         /// Why, naming the server, for logs and tracking.
@@ -58,6 +63,10 @@ pub struct Job<'a> {
     pub recipients: &'a [String],
     /// The message.
     pub message: &'a [u8],
+    /// It needs SMTPUTF8.
+    pub smtputf8: bool,
+    /// The sender's DSN parameters for `recipients`.
+    pub dsn: Option<&'a smtp_client::DsnRequest>,
 }
 
 /// Delivers `job`; one outcome per recipient.
@@ -72,7 +81,9 @@ pub async fn deliver_domain(ctx: &DeliveryContext, job: &Job<'_>) -> Vec<(String
         }
         Err(DnsError::Transient(reason)) => return transient(job, reason, None),
     };
-    let _slot = ctx.limits.acquire(job.domain).await;
+    let Some(_slot) = ctx.limits.try_acquire(job.domain) else {
+        return all(job, |_| Outcome::Busy);
+    };
     let mut failures = Vec::new();
     let mut last_reply = None;
     for server in &servers {
@@ -168,6 +179,8 @@ async fn connect_and_deliver(
     let envelope = Envelope {
         sender: job.sender,
         recipients: job.recipients,
+        smtputf8: job.smtputf8,
+        dsn: job.dsn,
     };
     let destination = Destination {
         server_name: &server.host,
@@ -211,6 +224,7 @@ fn first_refusal(delivery: &Delivery) -> String {
 /// Turns the server's per-recipient replies into outcomes.
 fn outcomes(remote: &str, ip: IpAddr, port: u16, delivery: Delivery) -> Vec<(String, Outcome)> {
     let proof = Box::new(proof_of(ip, port, &delivery));
+    let dsn_passed = delivery.report.dsn_passed;
     delivery
         .report
         .recipients
@@ -222,6 +236,7 @@ fn outcomes(remote: &str, ip: IpAddr, port: u16, delivery: Delivery) -> Vec<(Str
                     remote: remote.to_string(),
                     reply,
                     proof: proof.clone(),
+                    dsn_passed,
                 }
             } else if r.reply.is_permanent() {
                 Outcome::Permanent { reply }

@@ -5,7 +5,9 @@
 //! fsynced on its own: after a crash a delivery may be repeated, never
 //! lost); temporary failures are retried with backoff until the message is
 //! older than the give-up age; permanent failures and expired ones bounce.
-//! The message leaves the queue when no recipient is pending.
+//! The message leaves the queue when no recipient is pending. Recipients
+//! whose destination is at its concurrency limit are not tried: they come
+//! back after [`BUSY_RETRY`] and the attempt does not count.
 
 use std::collections::BTreeMap;
 
@@ -19,6 +21,9 @@ use super::DeliveryContext;
 use crate::queue::{Entry, Status};
 use crate::tracking::event;
 
+/// When recipients of a destination at its limit are looked at again.
+pub const BUSY_RETRY: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Runs one attempt for message `id`; returns when it is due again, or
 /// `None` when it left the queue (or could not be read).
 pub async fn attempt(ctx: &DeliveryContext, id: &str) -> Option<u64> {
@@ -26,37 +31,53 @@ pub async fn attempt(ctx: &DeliveryContext, id: &str) -> Option<u64> {
     let digest = format!("{:x}", Sha256::digest(&body));
     let mut failures = Vec::new();
     let mut relayed = Vec::new();
+    let (mut tried, mut deferred, mut busy) = (false, false, false);
     for (domain, recipients) in by_domain(&entry) {
         if ctx.holds.is_held(&domain) {
             continue;
         }
+        let dsn = entry.dsn.request(&recipients);
         let job = Job {
             id,
             sender: &entry.sender,
             domain: &domain,
             recipients: &recipients,
             message: &body,
+            smtputf8: entry.smtputf8,
+            dsn: dsn.as_ref(),
         };
+        // One `delivered` event per transaction: its recipients share the
+        // server, the reply and the proof.
+        let mut delivered: Option<model::api::TrackingEvent> = None;
         for (rcpt, outcome) in deliver_domain(ctx, &job).await {
+            tried |= outcome != Outcome::Busy;
             match outcome {
+                Outcome::Busy => busy = true,
                 Outcome::Delivered {
                     remote,
                     reply,
                     proof,
+                    dsn_passed,
                 } => {
                     log::info!("{id}: delivered to <{rcpt}> via {remote}: {reply}");
-                    let mut e = tracked(EventKind::Delivered, &entry, &rcpt);
-                    e.detail = format!("sha256={digest} size={}", body.len());
-                    e.remote = Some(remote.clone());
-                    e.reply = Some(reply.clone());
-                    e.proof = Some(*proof);
-                    ctx.tracker.emit(e);
-                    relayed.push(Failure {
-                        recipient: rcpt.clone(),
-                        status: "2.0.0".into(),
-                        reason: format!("delivered via {remote}"),
-                        diagnostic: Some(reply.clone()),
+                    let e = delivered.get_or_insert_with(|| {
+                        let mut e = tracked(EventKind::Delivered, &entry, &[]);
+                        e.detail = format!("sha256={digest} size={}", body.len());
+                        e.remote = Some(remote.clone());
+                        e.reply = Some(reply.clone());
+                        e.proof = Some(*proof);
+                        e
                     });
+                    e.recipients.push(rcpt.clone());
+                    // A next hop that took the DSN request reports itself.
+                    if !dsn_passed {
+                        relayed.push(Failure {
+                            recipient: rcpt.clone(),
+                            status: "2.0.0".into(),
+                            reason: format!("delivered via {remote}"),
+                            diagnostic: Some(reply.clone()),
+                        });
+                    }
                     entry.set_status(&rcpt, Status::Delivered { remote, reply });
                 }
                 Outcome::Permanent { reply } => {
@@ -69,8 +90,9 @@ pub async fn attempt(ctx: &DeliveryContext, id: &str) -> Option<u64> {
                     });
                 }
                 Outcome::Transient { reason, reply } => {
+                    deferred = true;
                     log::info!("{id}: <{rcpt}> deferred: {reason}");
-                    let mut e = tracked(EventKind::Deferred, &entry, &rcpt);
+                    let mut e = tracked(EventKind::Deferred, &entry, std::slice::from_ref(&rcpt));
                     e.detail = reason.clone();
                     e.reply = reply.clone();
                     ctx.tracker.emit(e);
@@ -83,8 +105,13 @@ pub async fn attempt(ctx: &DeliveryContext, id: &str) -> Option<u64> {
                 }
             }
         }
+        if let Some(e) = delivered {
+            ctx.tracker.emit(e);
+        }
     }
-    entry.attempts += 1;
+    if tried {
+        entry.attempts += 1;
+    }
     let now = model::time::now_ms();
     let retry: Vec<String> = entry
         .pending()
@@ -103,6 +130,10 @@ pub async fn attempt(ctx: &DeliveryContext, id: &str) -> Option<u64> {
         let delay = backoff(ctx.retry_initial, ctx.retry_max, entry.attempts);
         entry.next_attempt = now + delay.as_millis() as u64;
     }
+    if busy && !deferred && !too_old {
+        // Nothing here failed: only a full destination stopped us.
+        entry.next_attempt = now + BUSY_RETRY.as_millis() as u64;
+    }
     if !too_old {
         super::notice::delay(ctx, &mut entry, &body, &retry, now).await;
     }
@@ -113,9 +144,9 @@ pub async fn attempt(ctx: &DeliveryContext, id: &str) -> Option<u64> {
     persist(ctx, entry).await
 }
 
-/// A tracking event about one recipient of `entry`.
-fn tracked(kind: EventKind, entry: &Entry, rcpt: &str) -> model::api::TrackingEvent {
-    let mut e = event(kind, &entry.id, &entry.sender, &[rcpt.to_string()]);
+/// A tracking event about recipients of `entry`.
+fn tracked(kind: EventKind, entry: &Entry, rcpts: &[String]) -> model::api::TrackingEvent {
+    let mut e = event(kind, &entry.id, &entry.sender, rcpts);
     e.message_id = entry.message_id.clone();
     e
 }

@@ -27,6 +27,9 @@ pub struct Entry {
     /// A delay notice was sent already (one per message).
     #[serde(default)]
     pub delay_notified: bool,
+    /// Received with SMTPUTF8: delivered only where the server offers it.
+    #[serde(default)]
+    pub smtputf8: bool,
 }
 
 /// One recipient and how far it got.
@@ -80,6 +83,7 @@ impl Entry {
             attempts: 0,
             next_attempt: arrived,
             dsn: Default::default(),
+            smtputf8: false,
             delay_notified: false,
         }
     }

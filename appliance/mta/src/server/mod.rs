@@ -237,16 +237,18 @@ pub(crate) async fn accept_tcp(
                 }
                 Err(refusal) => {
                     log::warn!("refusing {address}: {refusal}");
+                    let shared = shared.clone();
                     tokio::spawn(async move {
-                        limits::refuse(stream, refusal).await;
+                        tls::refuse_tcp(stream, &shared, kind, refusal).await;
                         drop(permit);
                     });
                 }
             },
             Slot::Reject(permit) => {
                 log::warn!("too many connections: refusing {address}");
+                let shared = shared.clone();
                 tokio::spawn(async move {
-                    limits::refuse(stream, limits::Refusal::Overloaded).await;
+                    tls::refuse_tcp(stream, &shared, kind, limits::Refusal::Overloaded).await;
                     drop(permit);
                 });
             }

@@ -131,6 +131,7 @@ pub(crate) async fn accept_message(
     entry.message_id = message_id.clone();
     entry.dsn = dsn;
     let bytes = message.to_bytes();
+    entry.smtputf8 = txn.smtputf8 && needs_smtputf8(&txn.sender, &recipients, &bytes);
     let size = bytes.len();
     match shared.committer.commit(entry, bytes).await {
         Ok(()) => {
@@ -181,6 +182,19 @@ fn verdict_detail(filtered: bool, modifications: &[Modification]) -> String {
     }
 }
 
+/// Whether a message sent with SMTPUTF8 really needs it onward: UTF-8 in
+/// an address or in the header section. One that is plain ASCII goes to
+/// any server, as Postfix does (a client may flag every message).
+fn needs_smtputf8(sender: &str, recipients: &[String], message: &[u8]) -> bool {
+    let header_end = message
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or(message.len());
+    !sender.is_ascii()
+        || recipients.iter().any(|r| !r.is_ascii())
+        || !message[..header_end].is_ascii()
+}
+
 /// Our `Received:` field (RFC 5321 section 4.4).
 fn received(txn: &Transaction, peer: &Peer, hostname: &str, now: u64) -> Field {
     let from = match peer {
@@ -224,6 +238,21 @@ mod tests {
     use super::*;
 
     #[test]
+    fn smtputf8_is_needed_only_for_utf8_addresses_or_headers() {
+        let rcpts = vec!["u@x.test".to_string()];
+        let ascii = b"Subject: hi\r\n\r\nGr\xc3\xbc\xc3\x9fe\r\n";
+        assert!(
+            !needs_smtputf8("s@x.test", &rcpts, ascii),
+            "8-bit body only"
+        );
+        let header = "Subject: Grüße\r\n\r\nhi\r\n".as_bytes();
+        assert!(needs_smtputf8("s@x.test", &rcpts, header));
+        assert!(needs_smtputf8("jörg@x.test", &rcpts, ascii));
+        let utf8_rcpt = vec!["jörg@x.test".to_string()];
+        assert!(needs_smtputf8("s@x.test", &utf8_rcpt, ascii));
+    }
+
+    #[test]
     fn received_field_names_client_id_and_single_recipient() {
         let txn = Transaction {
             queue_id: "q1".into(),
@@ -233,6 +262,7 @@ mod tests {
             esmtp: true,
             tls: false,
             authenticated: false,
+            smtputf8: false,
             body: Vec::new(),
         };
         let peer = Peer::Tcp("192.0.2.1:4000".parse().unwrap());

@@ -99,6 +99,23 @@ pub(crate) async fn serve_tcp(
     connection::serve_with(stream, shared, peer, Mode::Inbound, start, shutdown).await;
 }
 
+/// Tells a client that is not served why, then closes; on the implicit-TLS
+/// port the `421` goes inside TLS (RFC 8314 section 3.3), as clear text
+/// would be garbage to the client's TLS layer.
+pub(crate) async fn refuse_tcp(
+    stream: TcpStream,
+    shared: &Shared,
+    listener: Listener,
+    refusal: super::limits::Refusal,
+) {
+    if listener != Listener::Implicit {
+        return super::limits::refuse(stream, refusal).await;
+    }
+    if let Some(tls) = handshake(shared, stream, "refused").await {
+        super::limits::refuse(tls, refusal).await;
+    }
+}
+
 /// The server side of a TLS handshake on `stream`; `None` (logged) when it
 /// fails or takes longer than [`HANDSHAKE_TIMEOUT`].
 pub(crate) async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
@@ -134,12 +151,13 @@ pub(crate) async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
 }
 
 /// The `with` of our `Received:` field: SMTP or ESMTP, plus `S` for TLS and
-/// `A` for AUTH (RFC 3848), so the message itself shows how it arrived.
+/// `A` for AUTH (RFC 3848), `UTF8SMTP` for SMTPUTF8 (RFC 6531 section
+/// 4.3), so the message itself shows how it arrived.
 pub(crate) fn received_protocol(txn: &crate::session::Transaction) -> String {
     if !txn.esmtp {
         return "SMTP".into();
     }
-    let mut protocol = String::from("ESMTP");
+    let mut protocol = String::from(if txn.smtputf8 { "UTF8SMTP" } else { "ESMTP" });
     if txn.tls {
         protocol.push('S');
     }

@@ -108,6 +108,8 @@ pub struct Transaction {
     pub tls: bool,
     /// Sent by an authenticated client (`ESMTPA`, RFC 3848).
     pub authenticated: bool,
+    /// MAIL carried SMTPUTF8 (RFC 6531): delivery must ask for it too.
+    pub smtputf8: bool,
     /// The message: unstuffed, CRLF line ends.
     pub body: Vec<u8>,
 }
@@ -419,6 +421,7 @@ impl Session {
             esmtp,
             tls: self.tls_active(),
             authenticated: self.authenticated().is_some(),
+            smtputf8: self.smtputf8,
             body: outcome.body,
         })))
     }

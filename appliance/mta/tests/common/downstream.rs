@@ -124,7 +124,8 @@ async fn serve(
         let upper = line.to_ascii_uppercase();
         let reply = if upper.starts_with("EHLO") || upper.starts_with("HELO") {
             current.helo = line[5..].trim().to_string();
-            "250-downstream.test\r\n250-8BITMIME\r\n250 ENHANCEDSTATUSCODES".to_string()
+            "250-downstream.test\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n250 ENHANCEDSTATUSCODES"
+                .to_string()
         } else if upper.starts_with("MAIL FROM:") {
             current.sender = address(&line);
             current.recipients.clear();

@@ -56,8 +56,14 @@ fn exchange_tls(
     let envelope = Envelope {
         sender,
         recipients: &recipients,
+        ..Default::default()
     };
-    let mut session = Session::new("client.test", &envelope, message).with_tls(tls);
+    let session = Session::new("client.test", &envelope, message).with_tls(tls);
+    replay(session, message, server)
+}
+
+/// Runs `session` against the server's recorded `server` chunks.
+fn replay(mut session: Session<'_>, message: &[u8], server: &[&str]) -> Outcome {
     let mut reader = ReplyReader::default();
     let mut chunks = server.iter();
     let mut outcome = Outcome {
@@ -114,6 +120,7 @@ fn encoded_len(message: &[u8]) -> u64 {
     total
 }
 
+mod extensions;
 mod refusals;
 mod starttls;
 mod transactions;

@@ -25,6 +25,7 @@ async fn session(
     let envelope = Envelope {
         sender: "from@src.test",
         recipients: &rcpts,
+        ..Default::default()
     };
     let stream = connect_tcp("localhost", port, Duration::from_secs(5))
         .await
@@ -183,6 +184,7 @@ async fn a_silent_server_is_a_greeting_timeout() {
     let envelope = Envelope {
         sender: "",
         recipients: &rcpts,
+        ..Default::default()
     };
     let result = send(stream, &config, &envelope, TRICKY).await;
     let error = result.unwrap_err();
@@ -213,6 +215,7 @@ async fn a_server_hanging_up_is_an_io_error() {
     let envelope = Envelope {
         sender: "a@src.test",
         recipients: &rcpts,
+        ..Default::default()
     };
     let error = send(stream, &test_config(), &envelope, TRICKY)
         .await

@@ -10,6 +10,7 @@ async fn deliver(sink: &SmtpSink, rcpts: &[&str], message: &[u8]) -> DeliveryRep
     let envelope = Envelope {
         sender: "from@src.test",
         recipients: &rcpts,
+        ..Default::default()
     };
     let stream = connect_tcp("127.0.0.1", sink.port(), Duration::from_secs(5))
         .await

@@ -101,6 +101,7 @@ async fn session(after_220: &'static str) -> (Result<Delivery, ClientError>, Vec
     let envelope = Envelope {
         sender: "from@src.test",
         recipients: &rcpts,
+        ..Default::default()
     };
     let destination = Destination {
         server_name: "tls.test",

@@ -15,6 +15,7 @@ async fn delivers_over_a_unix_stream_pair() {
     let envelope = Envelope {
         sender: "",
         recipients: &rcpts,
+        ..Default::default()
     };
     let report = send(client, &test_config(), &envelope, TRICKY)
         .await
@@ -37,6 +38,7 @@ async fn delivers_to_smtp_sink_on_a_unix_socket() {
     let envelope = Envelope {
         sender: "from@src.test",
         recipients: &rcpts,
+        ..Default::default()
     };
     let report = send(stream, &test_config(), &envelope, TRICKY)
         .await
