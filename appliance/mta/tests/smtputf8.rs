@@ -8,15 +8,14 @@ mod common;
 
 use std::time::Duration;
 
-use std::process::Command;
 use std::sync::Arc;
 
 use common::downstream::Downstream;
 use common::sink::Sink;
 use common::test_manager::TestManager;
-use common::{config, managed_config, queue_id, start, wait_for, Client};
+use common::{config, managed_config, queue_id, reconfigure_postfix, start, wait_for, Client};
 use model::api::EventKind;
-use test_harness::postfix::{open_dir, run, Postfix, POSTFIX};
+use test_harness::postfix::{open_dir, Postfix};
 
 #[tokio::test]
 async fn utf8_addresses_need_the_smtputf8_parameter() {
@@ -89,24 +88,8 @@ async fn postfix_is_asked_for_smtputf8() {
     open_dir(dir.path());
     let onward = Downstream::accepting().await;
     let postfix = Postfix::start(dir.path(), "", onward.port);
-    let etc = dir.path().join("postfix/etc");
-    run(Command::new("postconf")
-        .arg("-c")
-        .arg(&etc)
-        .args(["-e", "smtputf8_enable = yes"]));
-    run(Command::new(POSTFIX).arg("-c").arg(&etc).arg("reload"));
-    let addr = ([127, 0, 0, 1], postfix.port).into();
-    let mut offered = false;
-    for _ in 0..100 {
-        let (mut c, _) = Client::connect(addr).await;
-        offered = c.cmd("EHLO probe.test").await.contains("SMTPUTF8");
-        c.cmd("QUIT").await;
-        if offered {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(offered, "Postfix offers SMTPUTF8 after the reload");
+    let utf8 = ["smtputf8_enable = yes".to_string()];
+    reconfigure_postfix(dir.path(), postfix.port, &utf8, &[], "SMTPUTF8").await;
     let config = managed_config(dir.path(), postfix.port);
     let manager = TestManager::start(&config, dir.path()).await;
     let mta = mta::Mta::start(Arc::new(config), dir.path().to_path_buf())

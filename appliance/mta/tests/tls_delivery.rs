@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use common::downstream::Downstream;
 use common::test_manager::TestManager;
-use common::{managed_config, queue_id, wait_for, Client};
+use common::{managed_config, queue_id, reconfigure_postfix, wait_for, Client};
 use model::api::{EventKind, TlsPolicy};
 use mta::Mta;
 use test_harness::postfix::{open_dir, run, Postfix};
@@ -31,36 +31,15 @@ async fn enable_tls(base: &Path, postfix: &Postfix) {
         .arg(&key)
         .arg("-out")
         .arg(&cert));
-    run(Command::new("postconf")
-        .arg("-c")
-        .arg(&etc)
-        .arg("-e")
-        .arg("smtpd_tls_security_level=may")
-        .arg(format!("smtpd_tls_cert_file={}", cert.display()))
-        .arg(format!("smtpd_tls_key_file={}", key.display()))
-        .arg("smtpd_tls_loglevel=1"));
+    let settings = [
+        "smtpd_tls_security_level=may".to_string(),
+        format!("smtpd_tls_cert_file={}", cert.display()),
+        format!("smtpd_tls_key_file={}", key.display()),
+        "smtpd_tls_loglevel=1".to_string(),
+    ];
     // smtpd needs the TLS manager (PRNG seed, session cache) for STARTTLS.
-    run(Command::new("postconf")
-        .arg("-c")
-        .arg(&etc)
-        .arg("-M")
-        .arg("tlsmgr/unix=tlsmgr unix - - n 1000? 1 tlsmgr"));
-    run(Command::new(test_harness::postfix::POSTFIX)
-        .arg("-c")
-        .arg(&etc)
-        .arg("reload"));
-    let addr = ([127, 0, 0, 1], postfix.port).into();
-    let mut offered = false;
-    for _ in 0..100 {
-        let (mut c, _) = Client::connect(addr).await;
-        offered = c.cmd("EHLO probe.test").await.contains("STARTTLS");
-        c.cmd("QUIT").await;
-        if offered {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(offered, "Postfix offers STARTTLS after the reload");
+    let tlsmgr = "tlsmgr/unix=tlsmgr unix - - n 1000? 1 tlsmgr";
+    reconfigure_postfix(base, postfix.port, &settings, &[tlsmgr], "STARTTLS").await;
 }
 
 /// Sends one message to `user@example.test` through the mta; its queue id.

@@ -71,6 +71,9 @@ pub struct Job<'a> {
 
 /// Delivers `job`; one outcome per recipient.
 pub async fn deliver_domain(ctx: &DeliveryContext, job: &Job<'_>) -> Vec<(String, Outcome)> {
+    let Some(_slot) = ctx.limits.try_acquire(job.domain) else {
+        return all(job, |_| Outcome::Busy);
+    };
     let (servers, tls) = match servers(ctx, job.domain).await {
         Ok(found) => found,
         Err(DnsError::Permanent { status, reason }) => {
@@ -80,9 +83,6 @@ pub async fn deliver_domain(ctx: &DeliveryContext, job: &Job<'_>) -> Vec<(String
             });
         }
         Err(DnsError::Transient(reason)) => return transient(job, reason, None),
-    };
-    let Some(_slot) = ctx.limits.try_acquire(job.domain) else {
-        return all(job, |_| Outcome::Busy);
     };
     let mut failures = Vec::new();
     let mut last_reply = None;

@@ -50,7 +50,7 @@ pub async fn attempt(ctx: &DeliveryContext, id: &str) -> Option<u64> {
         // server, the reply and the proof.
         let mut delivered: Option<model::api::TrackingEvent> = None;
         for (rcpt, outcome) in deliver_domain(ctx, &job).await {
-            tried |= outcome != Outcome::Busy;
+            tried |= !matches!(outcome, Outcome::Busy);
             match outcome {
                 Outcome::Busy => busy = true,
                 Outcome::Delivered {

@@ -120,6 +120,48 @@ pub async fn start(dir: &Path, config: SystemConfig, port: u16) -> Mta {
     mta
 }
 
+/// Applies `settings` (`name = value`) and `services` (master.cf entries)
+/// to the harness Postfix under `base`, reloads it, and waits until its
+/// smtpd offers `keyword` in the EHLO reply.
+pub async fn reconfigure_postfix(
+    base: &Path,
+    port: u16,
+    settings: &[String],
+    services: &[&str],
+    keyword: &str,
+) {
+    use std::process::Command;
+    use test_harness::postfix::{run, POSTFIX};
+    let etc = base.join("postfix/etc");
+    for setting in settings {
+        run(Command::new("postconf")
+            .arg("-c")
+            .arg(&etc)
+            .arg("-e")
+            .arg(setting));
+    }
+    for service in services {
+        run(Command::new("postconf")
+            .arg("-c")
+            .arg(&etc)
+            .arg("-M")
+            .arg(service));
+    }
+    run(Command::new(POSTFIX).arg("-c").arg(&etc).arg("reload"));
+    let addr = ([127, 0, 0, 1], port).into();
+    let mut offered = false;
+    for _ in 0..100 {
+        let (mut c, _) = Client::connect(addr).await;
+        offered = c.cmd("EHLO probe.test").await.contains(keyword);
+        c.cmd("QUIT").await;
+        if offered {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(offered, "Postfix offers {keyword} after the reload");
+}
+
 /// Polls `check` every 50 ms until it holds or `limit` passes.
 pub async fn wait_for(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
     let start = Instant::now();

@@ -74,8 +74,9 @@ fn request() -> DsnRequest {
     }
 }
 
-#[test]
-fn dsn_parameters_go_on_in_xtext_where_dsn_is_offered() {
+/// Two recipients with [`request`]'s parameters sent to a server whose
+/// EHLO reply is `ehlo`.
+fn with_dsn(ehlo: &str) -> Outcome {
     let recipients = vec!["b@mx.test".to_string(), "c@mx.test".to_string()];
     let dsn = request();
     let envelope = Envelope {
@@ -84,16 +85,15 @@ fn dsn_parameters_go_on_in_xtext_where_dsn_is_offered() {
         smtputf8: false,
         dsn: Some(&dsn),
     };
-    let out = with(
+    with(
         &envelope,
-        &[
-            BANNER,
-            EHLO_ALL,
-            ACCEPT_TWO,
-            "250 2.0.0 Ok\r\n",
-            "221 Bye\r\n",
-        ],
-    );
+        &[BANNER, ehlo, ACCEPT_TWO, "250 2.0.0 Ok\r\n", "221 Bye\r\n"],
+    )
+}
+
+#[test]
+fn dsn_parameters_go_on_in_xtext_where_dsn_is_offered() {
+    let out = with_dsn(EHLO_ALL);
     assert_eq!(
         out.written[1],
         "MAIL FROM:<a@src.test> RET=HDRS ENVID=q+2B1+3Dx+20y\r\n\
@@ -105,24 +105,7 @@ fn dsn_parameters_go_on_in_xtext_where_dsn_is_offered() {
 
 #[test]
 fn without_dsn_offered_nothing_is_passed_and_the_report_says_so() {
-    let recipients = vec!["b@mx.test".to_string(), "c@mx.test".to_string()];
-    let dsn = request();
-    let envelope = Envelope {
-        sender: "a@src.test",
-        recipients: &recipients,
-        smtputf8: false,
-        dsn: Some(&dsn),
-    };
-    let out = with(
-        &envelope,
-        &[
-            BANNER,
-            "250-mx.test\r\n250 PIPELINING\r\n",
-            ACCEPT_TWO,
-            "250 2.0.0 Ok\r\n",
-            "221 Bye\r\n",
-        ],
-    );
+    let out = with_dsn("250-mx.test\r\n250 PIPELINING\r\n");
     assert_eq!(
         out.written[1],
         "MAIL FROM:<a@src.test>\r\nRCPT TO:<b@mx.test>\r\nRCPT TO:<c@mx.test>\r\nDATA\r\n"
