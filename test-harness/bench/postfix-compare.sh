@@ -6,7 +6,10 @@
 #   filterbox         filterbox up: mta -> filter as milter (unix socket) -> manager
 #   postfix+fb        Postfix smtpd with the same filterbox filter as milter
 #   postfix+rspamd    Postfix smtpd with rspamd's proxy as milter (Debian's
-#                     rspamd, every module that looks up DNS or the network off)
+#                     rspamd, stock config with the modules that look up DNS or
+#                     the network off, one normal worker, statistics in a
+#                     private redis: the setup of the reference figures in
+#                     ../shared/peers)
 #
 # Every milter is reached over a unix socket, as filterbox's mta reaches its
 # filter (over TCP, Postfix's milter client waits out a delayed ACK on each
@@ -30,9 +33,11 @@ RUN_LIMIT=300  # seconds per run
 
 [ "$(id -u)" -eq 0 ] || { echo "run as root (Postfix and rspamd drop to their users)" >&2; exit 1; }
 scripts/deps
-# rspamd only for this benchmark's third column, not for the tests.
-command -v rspamd >/dev/null 2>&1 \
-    || env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends rspamd >&2
+# rspamd (and redis, its statistics store) only for this benchmark's third
+# column, not for the tests.
+command -v rspamd >/dev/null 2>&1 && command -v redis-server >/dev/null 2>&1 \
+    || env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+        rspamd redis-server >&2
 cargo build --release --locked -p filterbox -p test-harness >&2
 FB=$PWD/target/release/filterbox
 LOAD=$PWD/target/release/smtp-load
@@ -152,7 +157,9 @@ start_rspamd() {  # start_rspamd PROXY_SOCKET
   mkdir -p "$root/conf/local.d" "$root/conf/override.d" "$root/db" "$root/run" "$root/log"
   chown -R _rspamd:_rspamd "$root/db" "$root/run" "$root/log"
   chmod 755 "$root"
-  echo "bind_socket = \"127.0.0.1:$normal\";" > "$root/conf/override.d/worker-normal.inc"
+  # One scanner process (one core), as in the reference measurements
+  # (../shared/peers: Debian's stock config, offline).
+  printf 'bind_socket = "127.0.0.1:%s";\ncount = 1;\n' "$normal" > "$root/conf/override.d/worker-normal.inc"
   echo "bind_socket = \"127.0.0.1:$controller\";" > "$root/conf/override.d/worker-controller.inc"
   cat > "$root/conf/override.d/worker-proxy.inc" <<CF
 bind_socket = "$1 mode=0666 owner=_rspamd";
@@ -161,11 +168,24 @@ timeout = 120s;
 upstream "local" { default = yes; hosts = "127.0.0.1:$normal"; }
 count = 1;
 CF
-  for m in asn rbl surbl spf dkim dmarc arc fuzzy_check mx_check dcc hfilter rspamd_update \
-      emails whitelist reputation greylist ratelimit neural history_redis replies url_redirector \
-      phishing multimap; do
+  # Off: the modules that look things up on the network, and greylisting.
+  for m in arc asn dcc dkim dmarc emails fuzzy_check greylist mx_check phishing rbl \
+      rspamd_update spf surbl url_redirector; do
     echo "enabled = false;" > "$root/conf/local.d/$m.conf"
   done
+  printf 'helo_enabled = false;\nhostname_enabled = false;\nfrom_enabled = false;\n' \
+    > "$root/conf/local.d/hfilter.conf"
+  # Its statistics (Bayes, empty here) in a private redis, as in the reference.
+  local redis; redis=$(free_port)
+  mkdir -p "$root/redis"; chown redis:redis "$root/redis"
+  setpriv --reuid=redis --regid=redis --clear-groups redis-server --bind 127.0.0.1 \
+    --port "$redis" --dir "$root/redis" --save '' --appendonly no > /dev/null &
+  pids+=($!)
+  wait_port "$redis" "redis"
+  echo "servers = \"127.0.0.1:$redis\";" > "$root/conf/local.d/redis.conf"
+  # Any DNS query left goes to a dead loopback port and fails at once.
+  printf 'dns { nameserver = ["127.0.0.1:%s"]; timeout = 0.2s; retransmits = 0; }\n' \
+    "$(free_port)" > "$root/conf/local.d/options.inc"
   rspamd -f -u _rspamd -g _rspamd \
     --var="LOCAL_CONFDIR=$root/conf" --var="DBDIR=$root/db" \
     --var="RUNDIR=$root/run" --var="LOGDIR=$root/log" > "$root/rspamd.out" 2>&1 &
