@@ -249,13 +249,83 @@ pub struct ManagerConfig {
 }
 
 /// Filter settings.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct FilterConfig {
     /// Milter listeners: unix sockets and/or TCP addresses.
     pub listen: Vec<Endpoint>,
-    /// The manager's API, for quarantining.
+    /// The manager's API, for quarantining, policies and learning.
     pub manager: Endpoint,
+    /// DNS servers (`ip:port`) for SPF, DKIM, DMARC, ARC and block lists;
+    /// empty: those of the system (`/etc/resolv.conf`).
+    pub nameservers: Vec<String>,
+    /// IP block lists (DNSBL zones); none by default: they send the
+    /// clients' addresses to a third party, and most need a subscription.
+    pub ip_blocklists: Vec<Blocklist>,
+    /// Domain block lists for the URIs in messages (e.g. `dbl.example`).
+    pub uri_blocklists: Vec<Blocklist>,
+    /// Directory of ClamAV signature files (`.hdb`, `.hsb`, `.ndb`) for the
+    /// built-in virus scanner; reread when its files change.
+    pub signatures_dir: PathBuf,
+    /// clamd, if installed, gets every message too (INSTREAM).
+    pub clamd: Option<Endpoint>,
+    /// Where the filter keeps its data: `history.db`, the learned model.
+    pub state_dir: PathBuf,
+    /// See [`DelayQueueConfig`].
+    pub delay_queue: DelayQueueConfig,
+    /// Longest all engines may take for one message, in milliseconds.
+    pub scan_timeout_ms: u64,
+    /// What a message gets when an engine fails or runs out of time.
+    pub on_engine_failure: EngineFailure,
+    /// How often the policy snapshot and learn events are fetched, seconds.
+    pub policy_refresh_secs: u64,
+}
+
+/// One DNS block list.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Blocklist {
+    /// The zone queried (`<reversed-ip>.zone` or `<domain>.zone`).
+    pub zone: String,
+    /// Added to the spam score of a listed message.
+    pub score: f64,
+}
+
+/// The sender history's delay queue (greylisting of unknown patterns, the
+/// seeds' defence against snowshoe spam).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DelayQueueConfig {
+    /// Off by default: it delays the first mail of every new correspondent.
+    pub enabled: bool,
+    /// A retry earlier than this after the first attempt is delayed again.
+    pub delay_secs: u64,
+    /// A retry later than this counts as a new first attempt.
+    pub retry_window_secs: u64,
+    /// How long a pattern that passed stays known without new mail.
+    pub remember_days: u64,
+}
+
+impl Default for DelayQueueConfig {
+    fn default() -> Self {
+        DelayQueueConfig {
+            enabled: false,
+            delay_secs: 300,
+            retry_window_secs: 4 * 3600,
+            remember_days: 36,
+        }
+    }
+}
+
+/// The fallback when the engines cannot give a verdict.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EngineFailure {
+    /// The sender is told to retry later (4xx): nothing unscanned passes.
+    #[default]
+    Tempfail,
+    /// The message is delivered with a header saying it was not scanned.
+    Pass,
 }
 
 /// MTA settings.
@@ -390,6 +460,16 @@ impl Default for FilterConfig {
         FilterConfig {
             listen: vec![Endpoint::Unix("filter.sock".into())],
             manager: Endpoint::Unix("manager.sock".into()),
+            nameservers: Vec::new(),
+            ip_blocklists: Vec::new(),
+            uri_blocklists: Vec::new(),
+            signatures_dir: "signatures".into(),
+            clamd: None,
+            state_dir: "filter".into(),
+            delay_queue: DelayQueueConfig::default(),
+            scan_timeout_ms: 30_000,
+            on_engine_failure: EngineFailure::Tempfail,
+            policy_refresh_secs: 5,
         }
     }
 }
@@ -575,6 +655,9 @@ impl SystemConfig {
             .map(|e| e.resolve(data_dir))
             .collect();
         self.filter.manager = self.filter.manager.resolve(data_dir);
+        self.filter.signatures_dir = data_dir.join(&self.filter.signatures_dir);
+        self.filter.state_dir = data_dir.join(&self.filter.state_dir);
+        self.filter.clamd = self.filter.clamd.take().map(|e| e.resolve(data_dir));
         self.mta.inject_socket = abs(&self.mta.inject_socket);
         self.mta.milter = self.mta.milter.as_ref().map(|e| e.resolve(data_dir));
         self.mta.manager = self.mta.manager.resolve(data_dir);

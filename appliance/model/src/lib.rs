@@ -16,6 +16,7 @@ pub mod control;
 pub mod endpoint;
 pub mod id;
 pub mod network;
+pub mod policy;
 pub mod queue;
 pub mod time;
 
