@@ -12,10 +12,12 @@
 //! milter callbacks), [`message`] (what a connection collects, sans I/O),
 //! [`negotiate`], [`headers`], [`quarantine`], [`outbound`] (a customer's
 //! own mail: viruses refused, spam only marked), [`scanner`] (runs the
-//! [`engine`] on its own threads).
+//! [`engine`] on its own threads), [`clamd`] (an installed clamd, asked
+//! too).
 
 #![forbid(unsafe_code)]
 
+pub mod clamd;
 pub mod engine;
 pub mod error;
 pub mod headers;
@@ -57,8 +59,11 @@ pub async fn run(
         return Err(FilterError::NoListeners);
     }
     let ctx = Arc::new(Context {
-        scanner: scanner::Scanner::new(engine::Engine::standard()),
+        scanner: scanner::Scanner::new(engine::Engine::with_signatures(signatures(filter))),
         quarantine: quarantine::Quarantine::new(filter.manager.clone(), &data_dir),
+        clamd: filter.clamd.clone(),
+        scan_timeout: std::time::Duration::from_millis(filter.scan_timeout_ms),
+        on_failure: filter.on_engine_failure,
     });
     let listeners = bind_all(&filter.listen).await?;
     let names: Vec<String> = listeners.iter().map(Listener::describe).collect();
@@ -87,6 +92,29 @@ pub async fn run(
     drain(&phase_tx, &permits).await;
     info!("filter stopped");
     Ok(())
+}
+
+/// The virus signatures in `filter.signatures_dir` (the built-in EICAR
+/// signature alone when it is missing or unreadable), with what was refused.
+fn signatures(filter: &model::config::FilterConfig) -> antivirus::Database {
+    let dir = &filter.signatures_dir;
+    match antivirus::Database::load(dir) {
+        Ok((db, report)) => {
+            info!(
+                "virus signatures: {} loaded from {}",
+                report.loaded,
+                dir.display()
+            );
+            for refused in &report.refused {
+                warn!("virus signatures: {refused}");
+            }
+            db
+        }
+        Err(e) => {
+            warn!("virus signatures: {e}; only the built-in one is used");
+            antivirus::Database::builtin()
+        }
+    }
 }
 
 /// Binds every endpoint, or none: on an error the sockets bound so far are removed.

@@ -20,12 +20,14 @@ use miltr_common::optneg::OptNeg;
 use miltr_common::ProtocolError;
 use miltr_server::{Error, Milter};
 
-use crate::engine::Verdict;
+use crate::clamd::ClamdVerdict;
+use crate::engine::{Class, Verdict};
 use crate::headers;
 use crate::message::{Connection, Flow, Message};
 use crate::negotiate::negotiate;
 use crate::quarantine::{self, Quarantine};
 use crate::scanner::Scanner;
+use model::config::EngineFailure;
 
 /// What every connection shares: the engine and the manager client.
 pub struct Context {
@@ -33,6 +35,12 @@ pub struct Context {
     pub scanner: Scanner,
     /// Where held-back messages go.
     pub quarantine: Quarantine,
+    /// clamd, scanning every message beside the built-in scanner.
+    pub clamd: Option<model::Endpoint>,
+    /// Longest a scan may take.
+    pub scan_timeout: std::time::Duration,
+    /// What a message gets when a scanner fails.
+    pub on_failure: model::config::EngineFailure,
 }
 
 /// The filter's side of one milter connection.
@@ -60,6 +68,10 @@ impl FilterMilter {
                 warn!("{}: scan failed: {e}", self.session);
                 return reply(tempfail([4, 3, 0], "Filter error, try again later"));
             }
+        };
+        let verdict = match self.with_clamd(&raw, verdict).await {
+            Ok(v) => v,
+            Err(refusal) => return reply(refusal),
         };
         let queue_id = message.queue_id.clone().unwrap_or_else(|| "-".into());
         let queue_id = queue_id.as_str();
@@ -99,6 +111,38 @@ impl FilterMilter {
                     [4, 3, 0],
                     "Quarantine unavailable, try again later",
                 ))
+            }
+        }
+    }
+
+    /// Adds clamd's opinion when one is configured and the message is not
+    /// already a virus; a clamd that fails tempfails the message or lets
+    /// it pass, as `filter.on_engine_failure` says.
+    async fn with_clamd(&self, raw: &[u8], mut verdict: Verdict) -> Result<Verdict, Action> {
+        let Some(endpoint) = self
+            .ctx
+            .clamd
+            .as_ref()
+            .filter(|_| verdict.class != Class::Virus)
+        else {
+            return Ok(verdict);
+        };
+        match crate::clamd::scan(endpoint, raw, self.ctx.scan_timeout).await {
+            Ok(ClamdVerdict::Clean) => Ok(verdict),
+            Ok(ClamdVerdict::Found(name)) => {
+                verdict.class = Class::Virus;
+                verdict.reasons.push(format!("{name} (clamd)"));
+                Ok(verdict)
+            }
+            Err(e) => {
+                warn!("{}: {e}", self.session);
+                match self.ctx.on_failure {
+                    EngineFailure::Tempfail => Err(tempfail(
+                        [4, 3, 0],
+                        "Virus scanner unavailable, try again later",
+                    )),
+                    EngineFailure::Pass => Ok(verdict),
+                }
             }
         }
     }

@@ -1,31 +1,55 @@
-//! Attachments whose file name says "executable" on Windows are blocked,
-//! whatever their content: they are the classic carriers of malware.
+//! Attachments refused by name, per the domain's [`AttachmentPolicy`]: a
+//! blocked extension (the classic carriers of malware on Windows) or a
+//! double extension that disguises one type as another (`invoice.pdf.exe`,
+//! `photo.jpg.scr`). Real types and archive contents are the
+//! [`super::virus`] check's.
+
+use model::policy::AttachmentPolicy;
 
 use super::{parts::sanitize, Check, Class, Finding, Part};
 
-/// Blocked file name endings, compared case-insensitively.
-pub const BLOCKED_EXTENSIONS: &[&str] = &[
-    ".exe", ".scr", ".js", ".vbs", ".bat", ".com", ".pif", ".cmd", ".jar",
+/// Extensions people trust: a name that ends in one of these and then in
+/// something else is a disguise.
+const TRUSTED_INNER: &[&str] = &[
+    "pdf", "doc", "docx", "xls", "xlsx", "ppt", "pptx", "odt", "rtf", "txt", "csv", "jpg", "jpeg",
+    "png", "gif", "mp3", "mp4", "htm", "html",
 ];
 
-/// True when `name` ends in a blocked extension. Trailing dots and spaces are
-/// ignored because Windows drops them when it saves the file.
-pub fn is_blocked(name: &str) -> bool {
-    let name = name
-        .trim_end_matches(|c: char| c == '.' || c.is_whitespace())
-        .to_ascii_lowercase();
-    BLOCKED_EXTENSIONS.iter().any(|ext| name.ends_with(ext))
+/// The name as Windows saves it: trailing dots and spaces dropped, lowercase.
+fn saved_name(name: &str) -> String {
+    name.trim_end_matches(|c: char| c == '.' || c.is_whitespace())
+        .to_ascii_lowercase()
 }
 
-/// Blocks parts named with a [`BLOCKED_EXTENSIONS`] ending, in nested messages too.
-pub struct BlockedAttachments;
+/// Why `name` is refused under `policy`, if it is.
+pub fn refusal(name: &str, policy: &AttachmentPolicy) -> Option<&'static str> {
+    let name = saved_name(name);
+    let base = name.rsplit(['/', '\\']).next().unwrap_or(&name);
+    let mut exts = base.rsplit('.');
+    let last = exts.next().filter(|_| base.contains('.'))?;
+    if policy.blocked_extensions.iter().any(|b| b == last) {
+        return Some("blocked attachment");
+    }
+    let inner = exts.next().filter(|_| base.matches('.').count() >= 2)?;
+    let disguised = TRUSTED_INNER.contains(&inner.trim()) && !TRUSTED_INNER.contains(&last);
+    (policy.block_double_extensions && disguised).then_some("double extension")
+}
+
+/// Refuses parts named against the policy, in nested messages too.
+pub struct BlockedAttachments {
+    /// The rules applied.
+    pub policy: AttachmentPolicy,
+}
 
 impl Check for BlockedAttachments {
     fn check_part(&self, part: &Part<'_>, findings: &mut Vec<Finding>) {
-        if let Some(name) = part.name.filter(|n| is_blocked(n)) {
+        let Some(name) = part.name else {
+            return;
+        };
+        if let Some(why) = refusal(name, &self.policy) {
             findings.push(Finding::verdict(
                 Class::Attachment,
-                format!("blocked attachment {}", sanitize(name)),
+                format!("{why} {}", sanitize(name)),
             ));
         }
     }
@@ -36,11 +60,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn matches_endings_case_insensitively() {
+    fn blocked_extensions_case_insensitively() {
+        let policy = AttachmentPolicy::default();
         for name in [
             "a.exe",
             "A.EXE",
-            "report.pdf.scr",
             "x.Js",
             "x.vbs",
             "run.bat",
@@ -51,10 +75,41 @@ mod tests {
             "evil.exe. ",
             "C:\\dir\\evil.exe",
         ] {
-            assert!(is_blocked(name), "{name}");
+            assert_eq!(refusal(name, &policy), Some("blocked attachment"), "{name}");
         }
-        for name in ["a.txt", "a.pdf", "exe", "a.exe.txt", "notes.json", "x.jsx"] {
-            assert!(!is_blocked(name), "{name}");
+        for name in [
+            "a.txt",
+            "a.pdf",
+            "exe",
+            "a.exe.txt",
+            "notes.json",
+            "x.jsx",
+            "v1.2.zip",
+        ] {
+            assert_eq!(refusal(name, &policy), None, "{name}");
         }
+    }
+
+    #[test]
+    fn double_extensions_disguise_one_type_as_another() {
+        let policy = AttachmentPolicy::default();
+        for name in ["invoice.pdf.iso", "photo.jpg.img", "a.pdf .iso"] {
+            let got = refusal(name, &policy);
+            assert!(got.is_some(), "{name}: {got:?}");
+        }
+        assert_eq!(
+            refusal("invoice.pdf.iso", &policy),
+            Some("double extension")
+        );
+        assert_eq!(refusal("scan.jpg.pdf", &policy), None, "both trusted");
+        let lenient = AttachmentPolicy {
+            block_double_extensions: false,
+            ..AttachmentPolicy::default()
+        };
+        assert_eq!(refusal("invoice.pdf.iso", &lenient), None);
+        assert_eq!(
+            refusal("invoice.pdf.exe", &lenient),
+            Some("blocked attachment")
+        );
     }
 }

@@ -9,6 +9,7 @@ pub mod attachments;
 pub mod eicar;
 pub mod gtube;
 pub mod parts;
+pub mod virus;
 
 use std::fmt;
 
@@ -119,13 +120,28 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// The checks of this release: GTUBE, EICAR and blocked attachments.
+    /// The checks of this release with the built-in virus signature only.
     pub fn standard() -> Engine {
+        Engine::with_signatures(antivirus::Database::builtin())
+    }
+
+    /// The checks of this release: GTUBE, EICAR anywhere in the message,
+    /// the signatures of `db` and real types in every part and archive,
+    /// attachments by name, under the default attachment policy.
+    pub fn with_signatures(db: antivirus::Database) -> Engine {
+        let policy = model::policy::AttachmentPolicy::default();
+        let scanner = antivirus::Scanner::new(db, antivirus::archive::Limits::default());
         Engine::new(
             vec![
                 Box::new(gtube::Gtube),
                 Box::new(eicar::Eicar),
-                Box::new(attachments::BlockedAttachments),
+                Box::new(attachments::BlockedAttachments {
+                    policy: policy.clone(),
+                }),
+                Box::new(virus::Virus {
+                    scanner: std::sync::Arc::new(scanner),
+                    policy,
+                }),
             ],
             SPAM_THRESHOLD,
         )
