@@ -41,10 +41,18 @@ pub enum SignatureError {
     },
 }
 
-/// The EICAR test signature, always loaded.
-const EICAR: &str = "EICAR-Test-File:0:*:\
-    58354f2150254041505b345c505a58353428505e2937434329377d2445494341522d5354414e444152442d414e54495649525553\
-    2d544553542d46494c452124482b482a";
+/// The EICAR anti-virus test file: harmless, and detected by every
+/// scanner, so the virus path can be tested end to end.
+pub const EICAR: &[u8] = br"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*";
+
+/// The name of [`EICAR`]'s built-in signature.
+pub const EICAR_NAME: &str = "EICAR-Test-File";
+
+/// [`EICAR`] as an `.ndb` line, always loaded.
+fn eicar_signature() -> String {
+    let hex: String = EICAR.iter().map(|b| format!("{b:02x}")).collect();
+    format!("{EICAR_NAME}:0:*:{hex}")
+}
 
 /// Everything one file (or an entry in it) turned out to be.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -150,7 +158,7 @@ impl Database {
                 report.refused.push(format!("{at}: {e}"));
             }
         }
-        let builtin = ("built-in".to_string(), EICAR.to_string());
+        let builtin = ("built-in".to_string(), eicar_signature());
         let mut sigs = Vec::new();
         for (at, line) in body.iter().chain([&builtin]) {
             let line = line.trim();

@@ -5,7 +5,7 @@ use std::io::Write;
 
 use super::*;
 
-const EICAR_FILE: &[u8] = br"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*";
+const EICAR_FILE: &[u8] = EICAR;
 
 /// A zip file of `(name, content, deflate, encrypted)` entries.
 fn zip(entries: &[(&str, &[u8], bool, bool)]) -> Vec<u8> {

@@ -36,6 +36,7 @@ impl Up {
             .arg(dir.path())
             .args(["--smtp-listen", &port()])
             .args(["--submission-listen", &port()])
+            .args(["--smtps-listen", &port()])
             .args(["--api-listen", &port()])
             .stdin(Stdio::null())
             .stdout(Stdio::null())

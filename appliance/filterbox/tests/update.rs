@@ -161,6 +161,8 @@ impl Up {
                 &port(),
                 "--submission-listen",
                 &port(),
+                "--smtps-listen",
+                &port(),
                 "--api-listen",
                 &api,
             ])

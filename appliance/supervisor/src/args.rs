@@ -36,6 +36,9 @@ pub struct Overrides {
     /// Submission listener (HOST:PORT).
     #[arg(long, value_name = "HOST:PORT")]
     pub submission_listen: Option<String>,
+    /// Implicit-TLS SMTP listener (HOST:PORT).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub smtps_listen: Option<String>,
     /// The manager's API/web listener on TCP (HOST:PORT).
     #[arg(long, value_name = "HOST:PORT")]
     pub api_listen: Option<String>,
@@ -58,6 +61,9 @@ impl Overrides {
         }
         if let Some(l) = &self.submission_listen {
             config.mta.submission_listen = Some(l.clone());
+        }
+        if let Some(l) = &self.smtps_listen {
+            config.mta.smtps_listen = Some(l.clone());
         }
         if let Some(l) = &self.api_listen {
             config.manager.http_listen = Some(l.clone());
@@ -88,6 +94,9 @@ impl Overrides {
         }
         if let Some(l) = &self.submission_listen {
             push("--submission-listen", l.into());
+        }
+        if let Some(l) = &self.smtps_listen {
+            push("--smtps-listen", l.into());
         }
         if let Some(l) = &self.api_listen {
             push("--api-listen", l.into());
@@ -146,6 +155,7 @@ mod tests {
             hostname: Some("mx.test".into()),
             smtp_listen: Some("127.0.0.1:25".into()),
             submission_listen: Some("127.0.0.1:587".into()),
+            smtps_listen: Some("127.0.0.1:465".into()),
             api_listen: Some("127.0.0.1:9".into()),
             api_socket: Some("/run/m.sock".into()),
             milter_listen: Some("unix:/run/f.sock".parse().unwrap()),

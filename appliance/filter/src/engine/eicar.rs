@@ -3,12 +3,7 @@
 
 use super::{Check, Class, Finding};
 
-/// The EICAR test file's content.
-pub const EICAR: &[u8] = br"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*";
-
-/// Name of the detection, as virus scanners call it (and the built-in
-/// signature of the [`antivirus`] crate).
-pub const EICAR_NAME: &str = "EICAR-Test-File";
+pub use antivirus::{EICAR, EICAR_NAME};
 
 /// Reason when the string is found only in the message as received (in a
 /// header, or where MIME parsing found no part to hold it).
