@@ -10,6 +10,8 @@
 //! into one Aho-Corasick automaton, so the data is read once whatever the
 //! number of signatures, and only anchor hits are verified.
 
+use std::collections::{HashMap, HashSet};
+
 use aho_corasick::AhoCorasick;
 
 use crate::hashsig::hex;
@@ -172,24 +174,27 @@ impl BodySignature {
     }
 
     /// Whether the signature matches with its anchor found at `hit`.
-    fn verify(&self, data: &[u8], hit: usize) -> bool {
+    fn verify(&self, search: &mut Search<'_>, hit: usize) -> bool {
         let (seg, at, _) = self.anchor;
         let before: usize = self.segments[seg][..at].iter().map(Elem::width).sum();
         let Some(start) = hit.checked_sub(before) else {
             return false;
         };
-        if !segment_at(&self.segments[seg], data, start) {
+        if !search.segment_at(&self.segments[seg], start) {
             return false;
         }
         let end = start + width(&self.segments[seg]);
-        self.backward(data, seg, start) && self.forward(data, seg + 1, end)
+        self.backward(search, seg, start) && self.forward(search, seg + 1, end)
     }
 
     /// Segments before `seg` (which starts at `start`) fit, the first one
     /// where the offset allows.
-    fn backward(&self, data: &[u8], seg: usize, start: usize) -> bool {
+    fn backward(&self, search: &mut Search<'_>, seg: usize, start: usize) -> bool {
         if seg == 0 {
-            return self.offset.allows(start, data.len());
+            return self.offset.allows(start, search.data.len());
+        }
+        if search.failed.contains(&(false, seg, start)) {
+            return false;
         }
         let prev = &self.segments[seg - 1];
         let gap = self.gaps[seg - 1];
@@ -202,43 +207,88 @@ impl BodySignature {
         // leaves the most room: no other needs trying.
         let greedy = self.offset == Offset::Any && self.gaps[..seg].iter().all(|g| g.max.is_none());
         for s in (earliest..=latest).rev() {
-            if segment_at(prev, data, s) && self.backward(data, seg - 1, s) {
-                return true;
-            }
-            if greedy && segment_at(prev, data, s) {
-                return false;
+            if search.segment_at(prev, s) {
+                if self.backward(search, seg - 1, s) {
+                    return true;
+                }
+                if greedy {
+                    break;
+                }
             }
         }
+        search.failed.insert((false, seg, start));
         false
     }
 
     /// Segments from `seg` on fit after `end`.
-    fn forward(&self, data: &[u8], seg: usize, end: usize) -> bool {
+    fn forward(&self, search: &mut Search<'_>, seg: usize, end: usize) -> bool {
         let Some(next) = self.segments.get(seg) else {
             return true;
         };
+        if search.failed.contains(&(true, seg, end)) {
+            return false;
+        }
         let gap = self.gaps[seg - 1];
         let len = width(next);
-        let Some(last_start) = data.len().checked_sub(len) else {
+        let Some(last_start) = search.data.len().checked_sub(len) else {
             return false;
         };
         let first = end + gap.min;
         let last = gap
             .max
             .map_or(last_start, |max| (end + max).min(last_start));
+        // With only unbounded gaps after, the earliest fit leaves the most
+        // room: no other needs trying.
+        let greedy = self.gaps[seg - 1..].iter().all(|g| g.max.is_none());
         for s in first..=last {
-            if segment_at(next, data, s) {
-                if self.forward(data, seg + 1, s + len) {
+            if search.segment_at(next, s) {
+                if self.forward(search, seg + 1, s + len) {
                     return true;
                 }
-                if self.gaps[seg - 1..].iter().all(|g| g.max.is_none()) {
-                    // With only unbounded gaps after, the earliest fit
-                    // leaves the most room: no other needs trying.
-                    return false;
+                if greedy {
+                    break;
                 }
             }
         }
+        search.failed.insert((true, seg, end));
         false
+    }
+}
+
+/// Most segment comparisons one signature may spend on one file: a
+/// signature whose gaps make matching explode gives up there (logged)
+/// instead of stalling the filter.
+pub const MAX_STEPS: usize = 1_000_000;
+
+/// Matching one signature against one file: the states known to fail
+/// (whichever anchor hit led there: each is tried once) and the steps spent.
+struct Search<'d> {
+    data: &'d [u8],
+    /// (forward?, segment, position).
+    failed: HashSet<(bool, usize, usize)>,
+    steps: usize,
+}
+
+impl<'d> Search<'d> {
+    fn new(data: &'d [u8]) -> Search<'d> {
+        Search {
+            data,
+            failed: HashSet::new(),
+            steps: 0,
+        }
+    }
+
+    fn exhausted(&self) -> bool {
+        self.steps >= MAX_STEPS
+    }
+
+    /// `segment` at `start`; false once the steps are spent.
+    fn segment_at(&mut self, segment: &[Elem], start: usize) -> bool {
+        if self.exhausted() {
+            return false;
+        }
+        self.steps += 1;
+        segment_at(segment, self.data, start)
     }
 }
 
@@ -407,17 +457,46 @@ impl BodySignatures {
     /// The first signature for `target` (or any-target ones) matching `data`.
     pub fn find(&self, data: &[u8], target: Option<u8>) -> Option<&str> {
         let automaton = self.automaton.as_ref()?;
-        automaton.find_overlapping_iter(data).find_map(|hit| {
-            let sig = &self.sigs[hit.pattern().as_usize()];
-            let applies = sig.target == 0 || Some(sig.target) == target;
-            (applies && sig.verify(data, hit.start())).then_some(sig.name.as_str())
-        })
+        let mut searches: HashMap<usize, Search<'_>> = HashMap::new();
+        let found = automaton.find_overlapping_iter(data).find_map(|hit| {
+            let index = hit.pattern().as_usize();
+            let sig = &self.sigs[index];
+            if sig.target != 0 && Some(sig.target) != target {
+                return None;
+            }
+            let search = searches.entry(index).or_insert_with(|| Search::new(data));
+            (!search.exhausted() && sig.verify(search, hit.start())).then_some(sig.name.as_str())
+        });
+        for (index, search) in &searches {
+            if search.exhausted() {
+                log::warn!(
+                    "signature {} gave up after {MAX_STEPS} steps on a {}-byte file",
+                    self.sigs[*index].name,
+                    data.len()
+                );
+            }
+        }
+        found
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_pathological_signature_is_bounded() {
+        // Found by fuzzing: a pinned offset and unbounded gaps over a file
+        // of the anchor byte took exponential time (this test hung).
+        let sig = BodySignature::parse("T:0:3:33*33333333*33333333*3333*33333333*3333").unwrap();
+        let sigs = BodySignatures::new(vec![sig]).unwrap();
+        let data = vec![b'3'; 20_000];
+        assert_eq!(sigs.find(&data, None), Some("T"));
+        let mut miss = vec![b'3'; 20_000];
+        miss[0..3].copy_from_slice(b"xxx");
+        miss[3] = b'x';
+        assert_eq!(sigs.find(&miss, None), None);
+    }
 
     fn matches(sig: &str, data: &[u8]) -> bool {
         let s = BodySignature::parse(&format!("T:0:*:{sig}")).unwrap();
