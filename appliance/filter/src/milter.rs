@@ -29,6 +29,9 @@ use crate::quarantine::{self, Quarantine};
 use crate::scanner::Scanner;
 use model::config::EngineFailure;
 
+/// The reason in `X-Spam-Status` of a message let through unscanned.
+pub const NOT_SCANNED: &str = "NOT_SCANNED";
+
 /// What every connection shares: the engine and the manager client.
 pub struct Context {
     /// Runs the checks.
@@ -62,11 +65,13 @@ impl FilterMilter {
 
     async fn conclude(&mut self, message: Message) -> ModificationResponse {
         let raw = message.reconstruct();
-        let (raw, verdict) = match self.ctx.scanner.scan(raw).await {
-            Ok(r) => r,
-            Err(e) => {
-                warn!("{}: scan failed: {e}", self.session);
-                return reply(tempfail([4, 3, 0], "Filter error, try again later"));
+        let scan = self.ctx.scanner.scan(raw);
+        let (raw, verdict) = match tokio::time::timeout(self.ctx.scan_timeout, scan).await {
+            Ok(Ok(r)) => r,
+            Ok(Err(e)) => return self.engine_failed(&message, &e.to_string()),
+            Err(_) => {
+                let limit = self.ctx.scan_timeout.as_millis();
+                return self.engine_failed(&message, &format!("no verdict within {limit} ms"));
             }
         };
         let verdict = match self.with_clamd(&raw, verdict).await {
@@ -111,6 +116,27 @@ impl FilterMilter {
                     [4, 3, 0],
                     "Quarantine unavailable, try again later",
                 ))
+            }
+        }
+    }
+
+    /// A scan that died or ran out of time: the message is tempfailed, or
+    /// with `on_engine_failure = pass` delivered with headers saying it
+    /// was not scanned.
+    fn engine_failed(&self, message: &Message, why: &str) -> ModificationResponse {
+        warn!("{}: scan failed: {why}", self.session);
+        match self.ctx.on_failure {
+            EngineFailure::Tempfail => reply(tempfail(
+                [4, 3, 0],
+                "Message could not be scanned, try again later",
+            )),
+            EngineFailure::Pass => {
+                let unscanned = Verdict {
+                    class: Class::Clean,
+                    score: 0.0,
+                    reasons: vec![NOT_SCANNED.to_string()],
+                };
+                self.clean_response(message, &unscanned)
             }
         }
     }

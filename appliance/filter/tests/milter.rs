@@ -14,9 +14,9 @@ use miltr_client::{Client, Connection, ResponseError};
 use miltr_common::actions::Action;
 use miltr_common::commands::{Connect, Family, Header, Mail, Recipient};
 use miltr_common::decoding::ServerCommand;
-use miltr_common::modifications::ModificationAction;
+use miltr_common::modifications::{ModificationAction, ModificationResponse};
 use miltr_common::optneg::{OptNeg, Protocol};
-use model::config::SystemConfig;
+use model::config::{EngineFailure, FilterConfig, SystemConfig};
 use model::Endpoint;
 use tokio::net::{TcpStream, UnixStream};
 use tokio::sync::oneshot;
@@ -36,8 +36,14 @@ impl Running {
 }
 
 fn start(dir: &Path, listen: Endpoint) -> Running {
+    start_with(dir, listen, |_| {})
+}
+
+/// [`start`] with `tweak` applied to the filter's settings.
+fn start_with(dir: &Path, listen: Endpoint, tweak: impl FnOnce(&mut FilterConfig)) -> Running {
     let mut config = SystemConfig::default();
     config.filter.listen = vec![listen];
+    tweak(&mut config.filter);
     // No manager: these tests only produce clean mail or protocol errors.
     config.filter.manager = Endpoint::Unix(dir.join("no-manager.sock"));
     let (stop, stopped) = oneshot::channel::<()>();
@@ -347,4 +353,59 @@ async fn shutdown_without_connections_is_immediate() {
     running.stop().await.unwrap();
     assert!(started.elapsed() < Duration::from_secs(1));
     assert!(!sock.exists());
+}
+
+/// A 4 MiB message (milliseconds of scanning even in a release build)
+/// through a filter whose scans get no time at all.
+async fn out_of_time(on_failure: EngineFailure) -> Result<ModificationResponse, ResponseError> {
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("f.sock");
+    let running = start_with(dir.path(), Endpoint::Unix(sock.clone()), |f| {
+        f.scan_timeout_ms = 0;
+        f.on_engine_failure = on_failure;
+    });
+    let mut c = session(wait_unix(&sock).await, Protocol::empty()).await;
+    c.recipient(Recipient::from(b"<bob@example.test>".as_slice()))
+        .await
+        .unwrap();
+    c.header(Header::new(b"Subject", b"hi")).await.unwrap();
+    let lines = b"a line of text that takes time to scan\r\n".repeat(1600);
+    for _ in 0..64 {
+        c.body(lines.as_slice()).await.unwrap();
+    }
+    let r = c.end_of_body().await;
+    drop(c);
+    running.stop().await.unwrap();
+    r
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scan_out_of_time_is_tempfailed_by_default() {
+    let r = out_of_time(EngineFailure::Tempfail).await.unwrap();
+    let Action::Replycode(code) = r.final_action() else {
+        panic!("{r:?}");
+    };
+    let text = format!("{code:?}");
+    assert!(text.contains(r#"b"451""#), "{text}");
+    assert!(
+        text.contains("Message could not be scanned, try again later"),
+        "{text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scan_out_of_time_passes_marked_when_set() {
+    let r = out_of_time(EngineFailure::Pass).await.unwrap();
+    assert!(matches!(r.final_action(), Action::Continue(_)));
+    let status: Vec<String> = r
+        .modifications()
+        .iter()
+        .filter_map(|m| match m {
+            ModificationAction::AddHeader(h) if h.name() == "X-Spam-Status" => {
+                Some(h.value().into_owned())
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(status, ["No, score=0.0 required=5.0 tests=NOT_SCANNED"]);
 }
