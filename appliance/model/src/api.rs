@@ -54,6 +54,12 @@
 //! | GET | `/queue/holds` | | `[String]`: domains whose mail is held |
 //! | PUT | `/queue/holds/{domain}` | | 204: hold the domain's mail in the queue |
 //! | DELETE | `/queue/holds/{domain}` | | 204: release it (delivered at once) |
+//!
+//! Planned with issue 6, the contract only (the manager answers 404 until
+//! they are served):
+//!
+//! | method | path | body | answer |
+//! |---|---|---|---|
 //! | GET | `/filter-policy` | | [`crate::policy::FilterPolicy`] |
 //! | PUT | `/filter-policy/domains/{name}` | [`crate::policy::DomainPolicy`] | 200 [`crate::policy::DomainPolicy`]; 404 unknown domain |
 //! | PUT | `/filter-policy/users/{address}` | [`crate::policy::UserPolicy`] | 200 [`crate::policy::UserPolicy`]; 404 unknown user |

@@ -257,7 +257,9 @@ pub struct FilterConfig {
     /// The manager's API, for quarantining, policies and learning.
     pub manager: Endpoint,
     /// DNS servers (`ip:port`) for SPF, DKIM, DMARC, ARC and block lists;
-    /// empty: those of the system (`/etc/resolv.conf`).
+    /// empty: those of the system (`/etc/resolv.conf`). Not used yet
+    /// (issue 6), like the block lists, `state_dir`, the delay queue and
+    /// `policy_refresh_secs`.
     pub nameservers: Vec<String>,
     /// IP block lists (DNSBL zones); none by default: they send the
     /// clients' addresses to a third party, and most need a subscription.

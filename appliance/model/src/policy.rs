@@ -1,6 +1,7 @@
 //! What the filter applies per domain and per recipient, decided by the
 //! administrators in the manager and served to the filter as one snapshot
 //! (`GET /filter-policy`), polled by generation like the mta's directory.
+//! The contract of issue 6: not served nor applied yet.
 //!
 //! Scores are SpamAssassin-like: 0 is neutral, 5 is "probably spam". A
 //! recipient's own thresholds win over its domain's, and its allow and
