@@ -21,6 +21,7 @@ pub mod clamd;
 pub mod engine;
 pub mod error;
 pub mod headers;
+pub mod learn;
 pub mod message;
 pub mod milter;
 pub mod negotiate;
@@ -58,8 +59,14 @@ pub async fn run(
     if filter.listen.is_empty() {
         return Err(FilterError::NoListeners);
     }
+    let classifier = learn::load(&data_dir);
+    let learner = tokio::spawn(
+        learn::Learner::new(filter.manager.clone(), classifier.clone(), &data_dir).run(
+            std::time::Duration::from_secs(filter.policy_refresh_secs.max(1)),
+        ),
+    );
     let ctx = Arc::new(Context {
-        scanner: scanner::Scanner::new(engine::Engine::with_signatures(signatures(filter))),
+        scanner: scanner::Scanner::new(engine::Engine::with(signatures(filter), classifier)),
         quarantine: quarantine::Quarantine::new(filter.manager.clone(), &data_dir),
         clamd: filter.clamd.clone(),
         scan_timeout: std::time::Duration::from_millis(filter.scan_timeout_ms),
@@ -90,6 +97,7 @@ pub async fn run(
         let _ = l.await;
     }
     drain(&phase_tx, &permits).await;
+    learner.abort();
     info!("filter stopped");
     Ok(())
 }

@@ -150,17 +150,19 @@ async fn a_client_without_leading_space_gets_values_without_it() {
         .collect();
     let s = |x: &str| x.to_string();
     assert_eq!(
-        mods,
-        vec![
+        mods[..2],
+        [
             (s("x-spam-flag"), s(""), Some(2)),
             (s("X-Spam-Flag"), s(""), Some(1)),
-            (s("X-Spam-Score"), s("0.0"), None),
-            (
-                s("X-Spam-Status"),
-                s("No, score=0.0 required=5.0 tests=NONE"),
-                None
-            ),
         ]
+    );
+    assert_eq!(mods.len(), 4, "{mods:?}");
+    assert_eq!(mods[2].0, "X-Spam-Score");
+    assert!(mods[2].1.parse::<f64>().unwrap() < 5.0, "{mods:?}");
+    assert_eq!(mods[3].0, "X-Spam-Status");
+    assert!(
+        mods[3].1.starts_with("No, score=") && mods[3].1.contains(" tests=CLASSIFIER="),
+        "{mods:?}"
     );
     c.quit().await.unwrap();
     running.stop().await.unwrap();

@@ -190,7 +190,12 @@ fn assert_quarantined(
     assert_eq!(got, rcpts, "{items:#?}");
     for q in &items {
         assert_eq!(q.kind, kind);
-        assert_eq!(q.reasons, reasons);
+        // The check's own reason first, then the classifier's, with scores.
+        assert_eq!(q.reasons[..reasons.len()], reasons[..], "{q:?}");
+        assert!(
+            q.reasons.iter().any(|r| r.starts_with("CLASSIFIER=")),
+            "{q:?}"
+        );
         assert_eq!(q.queue_id.as_deref(), Some(qid.as_str()));
         assert_eq!(q.client_ip.as_deref(), Some("127.0.0.1"));
         assert_eq!(q.sender, "alice@sender.test");
@@ -232,9 +237,9 @@ fn postfix_passes_clean_mail_with_headers_and_quarantines_gtube_and_eicar() {
     );
     assert!(s.data_reply().contains("250"), "{}", s.transcript);
     let got = sink.wait_message("clean1@sender.test");
-    assert!(got.contains("\nX-Spam-Score: 0.0\n"), "{got}");
+    assert!(got.contains("\nX-Spam-Score: "), "{got}");
     assert!(
-        got.contains("\nX-Spam-Status: No, score=0.0 required=5.0 tests=NONE\n"),
+        got.contains("\nX-Spam-Status: No, score=") && got.contains(" tests=CLASSIFIER="),
         "{got}"
     );
     assert_eq!(
@@ -264,7 +269,7 @@ fn postfix_passes_clean_mail_with_headers_and_quarantines_gtube_and_eicar() {
         QuarantineKind::Spam,
         &["GTUBE"],
     );
-    assert_eq!(manager.quarantined("gtube1")[0].score, 1000.0);
+    assert!(manager.quarantined("gtube1")[0].score >= 990.0);
 
     // EICAR in a base64 attachment: quarantined as a virus.
     assert_quarantined(
@@ -317,10 +322,7 @@ fn postfix_over_tcp_gets_a_4xx_when_the_manager_is_down() {
     );
     assert!(s.data_reply().contains("250"), "{}", s.transcript);
     let got = sink.wait_message("clean2@sender.test");
-    assert!(
-        got.contains("\nX-Spam-Status: No, score=0.0 required=5.0 tests=NONE\n"),
-        "{got}"
-    );
+    assert!(got.contains("\nX-Spam-Status: No, score="), "{got}");
 
     // Spam cannot be quarantined: the sender is told to retry.
     let gtube = message("gtube2", "spam", "", GTUBE);

@@ -50,7 +50,10 @@ fn postfix_with_the_filter_as_milter_quarantines_gtube_and_tags_clean_mail() {
     let got = downstream.wait_for(1, Duration::from_secs(60));
     let m = &got[0];
     assert!(m.text().contains("A clean message through Postfix."));
-    assert_eq!(m.header("X-Spam-Score"), vec!["0.0"]);
+    assert!(
+        m.header("X-Spam-Score")[0].parse::<f64>().unwrap() < 5.0,
+        "scored as ham"
+    );
     assert!(m.header("X-Spam-Status")[0].starts_with("No"));
     assert!(
         m.header("Received")

@@ -115,5 +115,8 @@ fn roles_run_unprivileged_and_the_mta_serves_a_privileged_port() {
     );
     let got = downstream.wait_for(1, Duration::from_secs(30));
     assert!(got[0].text().contains("through a privileged port"));
-    assert_eq!(got[0].header("X-Spam-Score"), vec!["0.0"]);
+    assert!(
+        got[0].header("X-Spam-Score")[0].parse::<f64>().unwrap() < 5.0,
+        "scored as ham"
+    );
 }

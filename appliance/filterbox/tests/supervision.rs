@@ -41,7 +41,10 @@ fn a_killed_role_is_restarted_and_mail_flows_again() {
         },
     );
     let got = downstream.wait_for(1, Duration::from_secs(30));
-    assert_eq!(got[0].header("X-Spam-Score"), vec!["0.0"]);
+    assert!(
+        got[0].header("X-Spam-Score")[0].parse::<f64>().unwrap() < 5.0,
+        "scored as ham"
+    );
     assert!(b.logs().contains("restarting filter in"), "{}", b.logs());
 }
 

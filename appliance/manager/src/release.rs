@@ -119,6 +119,17 @@ impl Releaser {
             log::error!("{log_id}: delivered, but removing the item failed: {e}");
             return Err(e.into());
         }
+        // A released spam was a false positive: the filter learns it as ham.
+        // Viruses and blocked attachments are released for other reasons.
+        if item.kind == model::api::QuarantineKind::Spam {
+            match store.learn_add(false, &message) {
+                Ok(e) => log::info!(
+                    "{log_id}: taught to the filter as ham (learn event {})",
+                    e.seq
+                ),
+                Err(e) => log::warn!("{log_id}: could not be taught as ham: {e}"),
+            }
+        }
         Ok(Released {
             id: id.to_string(),
             reply,

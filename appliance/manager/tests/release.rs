@@ -50,6 +50,10 @@ fn release_reaches(sink: &Sink, m: &TestManager) {
         Some(404),
         "released items leave the quarantine"
     );
+    let taught = c.learn_after(0, 100).unwrap();
+    let last = taught.last().expect("a released spam is taught as ham");
+    assert!(!last.spam);
+    assert_eq!(last.message.0, GTUBE);
     assert_eq!(
         c.quarantine_message(&ids[1]).unwrap(),
         GTUBE,

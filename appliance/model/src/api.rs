@@ -54,6 +54,8 @@
 //! | GET | `/queue/holds` | | `[String]`: domains whose mail is held |
 //! | PUT | `/queue/holds/{domain}` | | 204: hold the domain's mail in the queue |
 //! | DELETE | `/queue/holds/{domain}` | | 204: release it (delivered at once) |
+//! | POST | `/learn` | [`crate::policy::NewLearnEvent`] | 201 [`crate::policy::LearnEvent`] without the message: a user reports spam (or ham); releasing a spam from the quarantine adds a ham event itself |
+//! | GET | `/learn?after=&limit=` | | `[crate::policy::LearnEvent]`, oldest first: what the filter learns |
 //!
 //! Planned with issue 6, the contract only (the manager answers 404 until
 //! they are served):
@@ -64,8 +66,6 @@
 //! | PUT | `/filter-policy/domains/{name}` | [`crate::policy::DomainPolicy`] | 200 [`crate::policy::DomainPolicy`]; 404 unknown domain |
 //! | PUT | `/filter-policy/users/{address}` | [`crate::policy::UserPolicy`] | 200 [`crate::policy::UserPolicy`]; 404 unknown user |
 //! | PUT | `/filter-policy/delay-exempt` | [`crate::policy::FilterPolicy`] with only the exempt lists read | 200 |
-//! | POST | `/learn` | [`crate::policy::NewLearnEvent`] | 201 [`crate::policy::LearnEvent`] without the message |
-//! | GET | `/learn?after=&limit=` | | `[crate::policy::LearnEvent]`, oldest first |
 //!
 //! The firmware routes are for administrators: over TCP the token, on the
 //! unix socket only root or the manager's own user (not the other roles).

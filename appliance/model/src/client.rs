@@ -389,6 +389,31 @@ impl ApiClient {
         self.call::<(), _>("POST", &path, None)
     }
 
+    /// `POST /learn`: teaches the filter a message as spam or ham.
+    pub fn learn(
+        &self,
+        spam: bool,
+        message: &[u8],
+    ) -> Result<crate::policy::LearnEvent, ClientError> {
+        let body = crate::policy::NewLearnEvent {
+            spam,
+            message: api::Base64Bytes(message.to_vec()),
+        };
+        self.call("POST", &format!("{}/learn", api::PREFIX), Some(&body))
+    }
+
+    /// `GET /learn?after=&limit=`: what to learn since event `after`.
+    pub fn learn_after(
+        &self,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<crate::policy::LearnEvent>, ClientError> {
+        self.get(&format!(
+            "{}/learn?after={after}&limit={limit}",
+            api::PREFIX
+        ))
+    }
+
     /// `DELETE /quarantine/{id}`.
     pub fn quarantine_delete(&self, id: &str) -> Result<(), ClientError> {
         self.delete(&format!(

@@ -9,6 +9,7 @@ pub mod attachments;
 pub mod eicar;
 pub mod gtube;
 pub mod parts;
+pub mod spam;
 pub mod virus;
 
 use std::fmt;
@@ -100,6 +101,16 @@ pub trait Check: Send + Sync {
     /// Looks at the whole message as received (headers and undecoded body),
     /// after every part was checked; `findings` holds what all checks found so far.
     fn check_message(&self, _raw: &[u8], _findings: &mut Vec<Finding>) {}
+
+    /// Looks at the message as mail-parser structured it (`None` when it
+    /// could not), before [`Check::check_message`].
+    fn check_parsed(
+        &self,
+        _parsed: Option<&Message<'_>>,
+        _raw: &[u8],
+        _findings: &mut Vec<Finding>,
+    ) {
+    }
 }
 
 /// The engine's conclusion about one message.
@@ -120,15 +131,22 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// The checks of this release with the built-in virus signature only.
+    /// The checks of this release with the built-in virus signature and
+    /// the shipped spam model.
     pub fn standard() -> Engine {
         Engine::with_signatures(antivirus::Database::builtin())
     }
 
+    /// [`Engine::with`] the shipped spam model.
+    pub fn with_signatures(db: antivirus::Database) -> Engine {
+        Engine::with(db, spam::SharedClassifier::shipped())
+    }
+
     /// The checks of this release: GTUBE, EICAR anywhere in the message,
     /// the signatures of `db` and real types in every part and archive,
-    /// attachments by name, under the default attachment policy.
-    pub fn with_signatures(db: antivirus::Database) -> Engine {
+    /// attachments by name under the default attachment policy, and spam
+    /// scoring by `classifier`.
+    pub fn with(db: antivirus::Database, classifier: spam::SharedClassifier) -> Engine {
         let policy = model::policy::AttachmentPolicy::default();
         let scanner = antivirus::Scanner::new(db, antivirus::archive::Limits::default());
         Engine::new(
@@ -142,6 +160,7 @@ impl Engine {
                     scanner: std::sync::Arc::new(scanner),
                     policy,
                 }),
+                Box::new(spam::Spam { classifier }),
             ],
             SPAM_THRESHOLD,
         )
@@ -177,6 +196,9 @@ impl Engine {
         match &parsed {
             Some(m) => walk(m, visit),
             None => visit_unparsed(message, visit),
+        }
+        for check in &self.checks {
+            check.check_parsed(parsed.as_ref(), message, &mut findings);
         }
         for check in &self.checks {
             check.check_message(message, &mut findings);
@@ -283,15 +305,10 @@ mod tests {
     }
 
     #[test]
-    fn no_findings_is_clean_with_zero() {
+    fn a_plain_message_is_clean_with_the_classifiers_reasons_only() {
         let v = Engine::standard().scan(b"Subject: hi\r\n\r\nhello\r\n");
-        assert_eq!(
-            v,
-            Verdict {
-                class: Class::Clean,
-                score: 0.0,
-                reasons: vec![]
-            }
-        );
+        assert_eq!(v.class, Class::Clean, "{v:?}");
+        assert!(v.reasons[0].starts_with("CLASSIFIER="), "{v:?}");
+        assert!(v.reasons.iter().all(|r| r.contains('=')), "{v:?}");
     }
 }

@@ -126,6 +126,28 @@ pub(super) fn quarantine_release(r: &Router, p: &Params, id: &str) -> Handled {
     Ok(Response::json(200, &r.releaser.release(&r.store, id)?))
 }
 
+pub(super) fn learn_create(r: &Router, p: &Params, body: &[u8]) -> Handled {
+    p.only(&[])?;
+    let new: model::policy::NewLearnEvent = json(body)?;
+    let mut event = r.store.learn_add(new.spam, &new.message.0)?;
+    event.message = model::api::Base64Bytes(Vec::new());
+    Ok(Response::json(201, &event))
+}
+
+pub(super) fn learn_list(r: &Router, p: &Params) -> Handled {
+    p.only(&["after", "limit"])?;
+    let after = match p.get("after") {
+        None => 0,
+        Some(v) => v
+            .parse::<u64>()
+            .map_err(|_| invalid(format!("after {v:?} must be a sequence number")))?,
+    };
+    Ok(Response::json(
+        200,
+        &r.store.learn_after(after, p.limit()?)?,
+    ))
+}
+
 pub(super) fn tracking(r: &Router, p: &Params) -> Handled {
     p.only(&["queue_id", "message_id", "sender", "recipient", "limit"])?;
     let q = TrackingQuery {

@@ -81,6 +81,7 @@ enum Route {
     QuarantineItem(String),
     QuarantineMessage(String),
     QuarantineRelease(String),
+    Learn,
     Tracking,
     Admin,
     AdminPassword,
@@ -119,6 +120,7 @@ impl Route {
             ["quarantine", id] => Route::QuarantineItem(id.into()),
             ["quarantine", id, "message"] => Route::QuarantineMessage(id.into()),
             ["quarantine", id, "release"] => Route::QuarantineRelease(id.into()),
+            ["learn"] => Route::Learn,
             ["tracking"] => Route::Tracking,
             ["admin"] => Route::Admin,
             ["admin", "password"] => Route::AdminPassword,
@@ -151,7 +153,9 @@ impl Route {
             | Route::Stats
             | Route::System
             | Route::Firmware => "GET",
-            Route::Domains | Route::Users | Route::Quarantine | Route::Tracking => "GET, POST",
+            Route::Domains | Route::Users | Route::Quarantine | Route::Tracking | Route::Learn => {
+                "GET, POST"
+            }
             Route::Domain(_) => "GET, PATCH, DELETE",
             Route::User(_) | Route::QuarantineItem(_) => "GET, DELETE",
             Route::QuarantineRelease(_)
@@ -334,6 +338,8 @@ impl Router {
             ("DELETE", R::QuarantineItem(id)) => handlers::quarantine_delete(self, p, id),
             ("GET", R::QuarantineMessage(id)) => handlers::quarantine_message(self, p, id),
             ("POST", R::QuarantineRelease(id)) => handlers::quarantine_release(self, p, id),
+            ("GET", R::Learn) => handlers::learn_list(self, p),
+            ("POST", R::Learn) => handlers::learn_create(self, p, body),
             ("GET", R::Tracking) => handlers::tracking(self, p),
             ("POST", R::Tracking) => handlers::track(self, p, body),
             ("GET", R::Admin) => admin::state(self, p),

@@ -8,6 +8,7 @@
 mod dkim;
 mod domain_update;
 mod domains;
+mod learn;
 mod quarantine;
 mod settings;
 mod smtp_accounts;
@@ -75,6 +76,10 @@ pub struct Store {
     stats: Tree,
     /// Admin password hash and admin networks (see `settings`).
     settings: Tree,
+    /// What the filter is taught (see `learn`).
+    learn: Tree,
+    /// Serialises learn events, so sequence numbers are unique.
+    learn_lock: Mutex<()>,
     /// Serialises directory (domain/user) writes, and directory reads that
     /// must see a generation matching their content; such writes are rare.
     directory_lock: Mutex<()>,
@@ -96,6 +101,8 @@ impl Store {
             index: tracking::Indexes::open(&db)?,
             stats: tree("stats")?,
             settings: tree("settings")?,
+            learn: tree("learn")?,
+            learn_lock: Mutex::new(()),
             directory_lock: Mutex::new(()),
             db,
         })
@@ -123,6 +130,10 @@ impl Store {
         self.meta
             .get(GENERATION)?
             .map_or(Ok(0), |v| decode_u64("meta", &v))
+    }
+
+    fn lock_learn(&self) -> MutexGuard<'_, ()> {
+        self.learn_lock.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn lock_directory(&self) -> MutexGuard<'_, ()> {
