@@ -44,13 +44,28 @@ pub struct DnsServer {
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
+/// A UDP socket and a TCP listener on one free loopback port. The kernel
+/// picks the UDP port; its TCP twin may be taken by another test's
+/// connection, so a few ports are tried.
+fn bind_pair() -> std::io::Result<(std::net::UdpSocket, std::net::TcpListener, SocketAddr)> {
+    let mut last = None;
+    for _ in 0..20 {
+        let udp = std::net::UdpSocket::bind("127.0.0.1:0")?;
+        let addr = udp.local_addr()?;
+        match std::net::TcpListener::bind(addr) {
+            Ok(tcp) => return Ok((udp, tcp, addr)),
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => last = Some(e),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last.expect("tried at least once"))
+}
+
 impl DnsServer {
     /// Serves `records` on `127.0.0.1:<free port>` (UDP and TCP, same port).
     pub fn start(records: &[Rr]) -> anyhow::Result<DnsServer> {
         let catalog = catalog(records)?;
-        let udp = std::net::UdpSocket::bind("127.0.0.1:0")?;
-        let addr = udp.local_addr()?;
-        let tcp = std::net::TcpListener::bind(addr)?;
+        let (udp, tcp, addr) = bind_pair()?;
         udp.set_nonblocking(true)?;
         tcp.set_nonblocking(true)?;
         let (stop, stopped) = oneshot::channel();

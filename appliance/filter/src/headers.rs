@@ -4,13 +4,19 @@
 //! (the client turns them into CRLF), with a leading space only when the
 //! client sends and expects one (`SMFIP_HDR_LEADSPC`).
 
-use crate::engine::{Class, Verdict};
+use crate::engine::Verdict;
 
 /// Name of the score header.
 pub const SCORE_HEADER: &str = "X-Spam-Score";
 
 /// Name of the status header.
 pub const STATUS_HEADER: &str = "X-Spam-Status";
+
+/// Name of the header that marks tagged spam (`YES`).
+pub const FLAG_HEADER: &str = "X-Spam-Flag";
+
+/// What tagged spam's subject starts with.
+pub const SUBJECT_TAG: &str = "[SPAM]";
 
 /// Prefix of every header the filter owns; incoming ones are removed.
 pub const OWN_PREFIX: &str = "X-Spam-";
@@ -23,15 +29,22 @@ pub fn score_value(verdict: &Verdict, leading_space: bool) -> String {
     with_space(format!("{:.1}", verdict.score), leading_space)
 }
 
-/// `X-Spam-Status` value, e.g. `No, score=0.0 required=5.0 tests=NONE`;
-/// tests are the comma-separated reasons, folded before a line passes
-/// [`FOLD_AT`] columns.
-pub fn status_value(verdict: &Verdict, threshold: f64, leading_space: bool) -> String {
-    let yes = if verdict.class == Class::Clean {
-        "No"
+/// A subject tagged as spam, once.
+pub fn tagged_subject(subject: &str, leading_space: bool) -> String {
+    let s = subject.trim_start();
+    let tagged = if s.starts_with(SUBJECT_TAG) {
+        s.to_string()
     } else {
-        "Yes"
+        format!("{SUBJECT_TAG} {s}").trim_end().to_string()
     };
+    with_space(tagged, leading_space)
+}
+
+/// `X-Spam-Status` value, e.g. `No, score=0.0 required=5.0 tests=NONE`;
+/// `spam` says Yes; tests are the comma-separated reasons, folded before a
+/// line passes [`FOLD_AT`] columns.
+pub fn status_value(verdict: &Verdict, spam: bool, threshold: f64, leading_space: bool) -> String {
+    let yes = if spam { "Yes" } else { "No" };
     let mut out = format!(
         "{yes}, score={:.1} required={threshold:.1} tests=",
         verdict.score
@@ -70,6 +83,7 @@ fn with_space(value: String, leading_space: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::Class;
 
     fn verdict(reasons: &[&str], score: f64) -> Verdict {
         Verdict {
@@ -85,9 +99,17 @@ mod tests {
         assert_eq!(score_value(&v, true), " 0.0");
         assert_eq!(score_value(&v, false), "0.0");
         assert_eq!(
-            status_value(&v, 5.0, false),
+            status_value(&v, false, 5.0, false),
             "No, score=0.0 required=5.0 tests=NONE"
         );
+        assert!(status_value(&v, true, 5.0, false).starts_with("Yes, "));
+    }
+
+    #[test]
+    fn subjects_are_tagged_once() {
+        assert_eq!(tagged_subject("Hello", false), "[SPAM] Hello");
+        assert_eq!(tagged_subject("[SPAM] Hello", true), " [SPAM] Hello");
+        assert_eq!(tagged_subject("", false), "[SPAM]");
     }
 
     #[test]
@@ -95,7 +117,7 @@ mod tests {
         let reasons: Vec<String> = (0..12).map(|i| format!("SOME_LONG_TEST_{i}")).collect();
         let refs: Vec<&str> = reasons.iter().map(String::as_str).collect();
         let v = verdict(&refs, 4.2);
-        let value = status_value(&v, 5.0, true);
+        let value = status_value(&v, false, 5.0, true);
         let full = format!("{STATUS_HEADER}:{value}");
         let lines: Vec<&str> = full.split('\n').collect();
         assert!(lines.len() > 2, "{full}");

@@ -26,9 +26,11 @@ pub mod message;
 pub mod milter;
 pub mod negotiate;
 pub mod outbound;
+pub mod policy;
 pub mod quarantine;
 pub mod scanner;
 pub mod server;
+pub mod signatures;
 pub mod timeout;
 
 use std::future::Future;
@@ -65,8 +67,26 @@ pub async fn run(
             std::time::Duration::from_secs(filter.policy_refresh_secs.max(1)),
         ),
     );
+    let policy = Arc::new(policy::PolicyCache::default());
+    let policy_poll = tokio::spawn(policy::poll(
+        filter.manager.clone(),
+        Arc::clone(&policy),
+        data_dir.clone(),
+        std::time::Duration::from_secs(filter.policy_refresh_secs.max(1)),
+    ));
+    let sig_dir = filter.signatures_dir.clone();
+    let seen = signatures::fingerprint(&sig_dir);
+    let virus_signatures = engine::virus::Signatures::new(signatures::load(&sig_dir));
+    let signature_watch = tokio::spawn(signatures::watch(
+        sig_dir,
+        virus_signatures.clone(),
+        seen,
+        std::time::Duration::from_secs(filter.policy_refresh_secs.max(1)),
+    ));
     let ctx = Arc::new(Context {
-        scanner: scanner::Scanner::new(engine::Engine::with(signatures(filter), classifier)),
+        policy,
+        engines: engine::Engines::new(virus_signatures.clone(), classifier.clone()),
+        scanner: scanner::Scanner::new(engine::Engine::with(virus_signatures, classifier)),
         quarantine: quarantine::Quarantine::new(filter.manager.clone(), &data_dir),
         clamd: filter.clamd.clone(),
         scan_timeout: std::time::Duration::from_millis(filter.scan_timeout_ms),
@@ -98,31 +118,10 @@ pub async fn run(
     }
     drain(&phase_tx, &permits).await;
     learner.abort();
+    policy_poll.abort();
+    signature_watch.abort();
     info!("filter stopped");
     Ok(())
-}
-
-/// The virus signatures in `filter.signatures_dir` (the built-in EICAR
-/// signature alone when it is missing or unreadable), with what was refused.
-fn signatures(filter: &model::config::FilterConfig) -> antivirus::Database {
-    let dir = &filter.signatures_dir;
-    match antivirus::Database::load(dir) {
-        Ok((db, report)) => {
-            info!(
-                "virus signatures: {} loaded from {}",
-                report.loaded,
-                dir.display()
-            );
-            for refused in &report.refused {
-                warn!("virus signatures: {refused}");
-            }
-            db
-        }
-        Err(e) => {
-            warn!("virus signatures: {e}; only the built-in one is used");
-            antivirus::Database::builtin()
-        }
-    }
 }
 
 /// Binds every endpoint, or none: on an error the sockets bound so far are removed.

@@ -15,19 +15,24 @@ use miltr_common::actions::{Action, Continue, Discard, Replycode};
 use miltr_common::commands::{Body, Connect, Family, Header, Macro, Mail, Recipient};
 use miltr_common::encoding::Writable;
 use miltr_common::modifications::headers::{AddHeader, ChangeHeader};
+use miltr_common::modifications::recipients::DeleteRecipient;
 use miltr_common::modifications::ModificationResponse;
 use miltr_common::optneg::OptNeg;
 use miltr_common::ProtocolError;
 use miltr_server::{Error, Milter};
 
 use crate::clamd::ClamdVerdict;
+use crate::engine::Engines;
 use crate::engine::{Class, Verdict};
 use crate::headers;
 use crate::message::{Connection, Flow, Message};
 use crate::negotiate::negotiate;
+use crate::policy::{Decision, PolicyCache};
 use crate::quarantine::{self, Quarantine};
 use crate::scanner::Scanner;
+use model::api::QuarantineKind;
 use model::config::EngineFailure;
+use model::policy::{AttachmentPolicy, Thresholds};
 
 /// The reason in `X-Spam-Status` of a message let through unscanned.
 pub const NOT_SCANNED: &str = "NOT_SCANNED";
@@ -44,6 +49,26 @@ pub struct Context {
     pub scan_timeout: std::time::Duration,
     /// What a message gets when a scanner fails.
     pub on_failure: model::config::EngineFailure,
+    /// The administrators' policy in force.
+    pub policy: Arc<PolicyCache>,
+    /// An engine per attachment policy in use.
+    pub engines: Engines,
+}
+
+/// How a delivered message is marked.
+#[derive(Clone, Copy, Debug)]
+struct Marks {
+    /// `X-Spam-Status: Yes`.
+    spam: bool,
+    /// `X-Spam-Flag: YES` and the subject tag.
+    tag: bool,
+}
+
+impl Marks {
+    /// Both, or neither.
+    fn tagged(tag: bool) -> Marks {
+        Marks { spam: tag, tag }
+    }
 }
 
 /// The filter's side of one milter connection.
@@ -64,60 +89,170 @@ impl FilterMilter {
     }
 
     async fn conclude(&mut self, message: Message) -> ModificationResponse {
-        let raw = message.reconstruct();
-        let scan = self.ctx.scanner.scan(raw);
-        let (raw, verdict) = match tokio::time::timeout(self.ctx.scan_timeout, scan).await {
-            Ok(Ok(r)) => r,
-            Ok(Err(e)) => return self.engine_failed(&message, &e.to_string()),
-            Err(_) => {
-                let limit = self.ctx.scan_timeout.as_millis();
-                return self.engine_failed(&message, &format!("no verdict within {limit} ms"));
-            }
+        let mut raw = message.reconstruct();
+        // One scan per attachment policy among the recipients' domains
+        // (nearly always one); outbound mail under the defaults.
+        let groups = if message.outbound {
+            vec![(AttachmentPolicy::default(), message.recipients.clone())]
+        } else {
+            self.ctx
+                .policy
+                .current()
+                .attachment_groups(&message.recipients)
         };
-        let verdict = match self.with_clamd(&raw, verdict).await {
-            Ok(v) => v,
-            Err(refusal) => return reply(refusal),
-        };
+        let mut verdicts: Vec<(Vec<String>, Verdict)> = Vec::with_capacity(groups.len());
+        for (attachments, recipients) in groups {
+            let engine = self.ctx.engines.get(&attachments);
+            let scan = self.ctx.scanner.scan_with(engine, raw);
+            let (back, verdict) = match tokio::time::timeout(self.ctx.scan_timeout, scan).await {
+                Ok(Ok(r)) => r,
+                Ok(Err(e)) => return self.engine_failed(&message, &e.to_string()),
+                Err(_) => {
+                    let limit = self.ctx.scan_timeout.as_millis();
+                    return self.engine_failed(&message, &format!("no verdict within {limit} ms"));
+                }
+            };
+            raw = back;
+            verdicts.push((recipients, verdict));
+        }
+        if let Err(refusal) = self.with_clamd(&raw, &mut verdicts).await {
+            return reply(refusal);
+        }
         let queue_id = message.queue_id.clone().unwrap_or_else(|| "-".into());
         let queue_id = queue_id.as_str();
         if message.outbound {
-            if let Some(refusal) = crate::outbound::refusal(&verdict) {
-                self.log_verdict(queue_id, &verdict, "outbound: refused");
+            let verdict = &verdicts[0].1;
+            if let Some(refusal) = crate::outbound::refusal(verdict) {
+                self.log_verdict(queue_id, verdict, "outbound: refused");
                 return reply(refusal);
             }
-            self.log_verdict(queue_id, &verdict, "outbound: accepted with headers");
-            return self.clean_response(&message, &verdict);
+            self.log_verdict(queue_id, verdict, "outbound: accepted with headers");
+            // The customer's own mail: its spam score is shown, the message
+            // itself (subject, DKIM signature to come) is left alone.
+            let marks = Marks {
+                spam: verdict.class == Class::Spam,
+                tag: false,
+            };
+            let required = self.ctx.scanner.threshold();
+            return self.clean_response(&message, verdict, marks, required, &[]);
         }
-        let Some(kind) = quarantine::kind(verdict.class) else {
-            self.log_verdict(queue_id, &verdict, "accepted with headers");
-            return self.clean_response(&message, &verdict);
+        self.decide_inbound(message, raw, verdicts, queue_id).await
+    }
+
+    /// Applies the administrators' policy to the inbound verdicts (one per
+    /// group of recipients, see [`crate::policy::Snapshot::attachment_groups`]), recipient
+    /// by recipient: refused when every recipient refuses it; otherwise
+    /// held for the recipients that hold it (taken off the message) and
+    /// delivered, tagged or not, to the others.
+    async fn decide_inbound(
+        &self,
+        message: Message,
+        raw: Vec<u8>,
+        verdicts: Vec<(Vec<String>, Verdict)>,
+        queue_id: &str,
+    ) -> ModificationResponse {
+        let policy = self.ctx.policy.current();
+        let from = message
+            .header("From")
+            .map(|f| header_address(&f))
+            .unwrap_or_default();
+        let senders = [message.sender.as_str(), from.as_str()];
+        let verdict_of = |r: &str| {
+            verdicts
+                .iter()
+                .position(|(rs, _)| rs.iter().any(|x| x == r))
+                .unwrap_or(0)
         };
-        let submitted = self
-            .ctx
-            .quarantine
-            .submit(message, raw, verdict.clone(), kind)
-            .await;
-        match submitted {
-            Ok(ids) => {
-                self.log_verdict(
-                    queue_id,
-                    &verdict,
-                    &format!("quarantined as {}", ids.join(",")),
-                );
-                reply(Discard)
-            }
-            Err(e) => {
-                self.log_verdict(
-                    queue_id,
-                    &verdict,
-                    &format!("tempfailed: quarantine failed: {e}"),
-                );
-                reply(tempfail(
-                    [4, 3, 0],
-                    "Quarantine unavailable, try again later",
-                ))
+        let decisions: Vec<(usize, Decision)> = message
+            .recipients
+            .iter()
+            .map(|r| {
+                let v = verdict_of(r);
+                (v, policy.decide(r, &senders, &verdicts[v].1))
+            })
+            .collect();
+        let first = &verdicts[0].1;
+        if !decisions.is_empty() && decisions.iter().all(|d| d.1 == Decision::Reject) {
+            self.log_verdict(queue_id, first, "rejected");
+            let text = format!("Message refused as spam (score {:.1})", first.score);
+            return reply(Replycode::new([5, 5, 0], [5, 7, 1], &text));
+        }
+        let tag = decisions.iter().any(|d| d.1 == Decision::Tag);
+        // Recipients held, grouped by verdict and the reason a list adds.
+        let mut groups: Vec<(usize, Option<String>, Vec<String>)> = Vec::new();
+        let mut delivered_verdict = None;
+        for (r, (v, d)) in message.recipients.iter().zip(&decisions) {
+            let why = match d {
+                Decision::Quarantine(why) => why.clone(),
+                Decision::Reject => None,
+                Decision::Deliver | Decision::Tag => {
+                    delivered_verdict.get_or_insert(*v);
+                    continue;
+                }
+            };
+            match groups.iter_mut().find(|g| g.0 == *v && g.1 == why) {
+                Some(g) => g.2.push(r.clone()),
+                None => groups.push((*v, why, vec![r.clone()])),
             }
         }
+        let shown = &verdicts[delivered_verdict.unwrap_or(0)].1;
+        let required = message
+            .recipients
+            .first()
+            .map_or(Thresholds::default().tag, |r| policy.thresholds(r).tag);
+        let held: Vec<String> = groups.iter().flat_map(|g| g.2.iter().cloned()).collect();
+        if held.is_empty() {
+            let action = if tag {
+                "accepted, tagged as spam"
+            } else {
+                "accepted with headers"
+            };
+            self.log_verdict(queue_id, shown, action);
+            return self.clean_response(&message, shown, Marks::tagged(tag), required, &[]);
+        }
+        let mut ids = Vec::new();
+        for (v, why, recipients) in groups {
+            let mut verdict = verdicts[v].1.clone();
+            if let Some(why) = why {
+                verdict.reasons.insert(0, why);
+            }
+            let kind = quarantine::kind(verdict.class).unwrap_or(QuarantineKind::Spam);
+            let mut part = message.clone();
+            part.recipients = recipients.clone();
+            let logged = verdict.clone();
+            match self
+                .ctx
+                .quarantine
+                .submit(part, raw.clone(), verdict, kind)
+                .await
+            {
+                Ok(created) => {
+                    let action = format!(
+                        "quarantined for {} as {}",
+                        recipients.join(","),
+                        created.join(",")
+                    );
+                    self.log_verdict(queue_id, &logged, &action);
+                    ids.extend(created);
+                }
+                Err(e) => {
+                    self.log_verdict(
+                        queue_id,
+                        &logged,
+                        &format!("tempfailed: quarantine failed: {e}"),
+                    );
+                    return reply(tempfail(
+                        [4, 3, 0],
+                        "Quarantine unavailable, try again later",
+                    ));
+                }
+            }
+        }
+        if held.len() == message.recipients.len() {
+            return reply(Discard);
+        }
+        self.log_verdict(queue_id, shown, "delivered to the other recipients");
+        self.clean_response(&message, shown, Marks::tagged(tag), required, &held)
     }
 
     /// A scan that died or ran out of time: the message is tempfailed, or
@@ -136,29 +271,36 @@ impl FilterMilter {
                     score: 0.0,
                     reasons: vec![NOT_SCANNED.to_string()],
                 };
-                self.clean_response(message, &unscanned)
+                let required = Thresholds::default().tag;
+                self.clean_response(message, &unscanned, Marks::tagged(false), required, &[])
             }
         }
     }
 
-    /// Adds clamd's opinion when one is configured and the message is not
-    /// already a virus; a clamd that fails tempfails the message or lets
-    /// it pass, as `filter.on_engine_failure` says.
-    async fn with_clamd(&self, raw: &[u8], mut verdict: Verdict) -> Result<Verdict, Action> {
+    /// Adds clamd's opinion to every verdict when clamd is configured and
+    /// not every verdict is already a virus; a clamd that fails tempfails
+    /// the message or lets it pass, as `filter.on_engine_failure` says.
+    async fn with_clamd(
+        &self,
+        raw: &[u8],
+        verdicts: &mut [(Vec<String>, Verdict)],
+    ) -> Result<(), Action> {
         let Some(endpoint) = self
             .ctx
             .clamd
             .as_ref()
-            .filter(|_| verdict.class != Class::Virus)
+            .filter(|_| verdicts.iter().any(|v| v.1.class != Class::Virus))
         else {
-            return Ok(verdict);
+            return Ok(());
         };
         match crate::clamd::scan(endpoint, raw, self.ctx.scan_timeout).await {
-            Ok(ClamdVerdict::Clean) => Ok(verdict),
+            Ok(ClamdVerdict::Clean) => Ok(()),
             Ok(ClamdVerdict::Found(name)) => {
-                verdict.class = Class::Virus;
-                verdict.reasons.push(format!("{name} (clamd)"));
-                Ok(verdict)
+                for (_, v) in verdicts.iter_mut() {
+                    v.class = Class::Virus;
+                    v.reasons.push(format!("{name} (clamd)"));
+                }
+                Ok(())
             }
             Err(e) => {
                 warn!("{}: {e}", self.session);
@@ -167,20 +309,30 @@ impl FilterMilter {
                         [4, 3, 0],
                         "Virus scanner unavailable, try again later",
                     )),
-                    EngineFailure::Pass => Ok(verdict),
+                    EngineFailure::Pass => Ok(()),
                 }
             }
         }
     }
 
-    fn clean_response(&self, message: &Message, verdict: &Verdict) -> ModificationResponse {
+    /// The score headers (`X-Spam-Status: Yes` when `marks.spam`, the spam
+    /// flag and subject tag when `marks.tag`), incoming `X-Spam-*` removed,
+    /// and `removed` taken off the recipients.
+    fn clean_response(
+        &self,
+        message: &Message,
+        verdict: &Verdict,
+        marks: Marks,
+        required: f64,
+        removed: &[String],
+    ) -> ModificationResponse {
         let space = message.leading_space;
         let mut b = ModificationResponse::builder();
         for (index, name) in message.foreign_spam_headers() {
             b.push(ChangeHeader::new(index, &name, b""));
         }
         let score = headers::score_value(verdict, space);
-        let status = headers::status_value(verdict, self.ctx.scanner.threshold(), space);
+        let status = headers::status_value(verdict, marks.spam, required, space);
         b.push(AddHeader::new(
             headers::SCORE_HEADER.as_bytes(),
             score.as_bytes(),
@@ -189,6 +341,23 @@ impl FilterMilter {
             headers::STATUS_HEADER.as_bytes(),
             status.as_bytes(),
         ));
+        if marks.tag {
+            let yes = if space { " YES" } else { "YES" };
+            b.push(AddHeader::new(
+                headers::FLAG_HEADER.as_bytes(),
+                yes.as_bytes(),
+            ));
+            let subject = message.header("Subject").unwrap_or_default();
+            let tagged = headers::tagged_subject(&subject, space);
+            if message.header("Subject").is_some() {
+                b.push(ChangeHeader::new(1, b"Subject", tagged.as_bytes()));
+            } else {
+                b.push(AddHeader::new(b"Subject", tagged.as_bytes()));
+            }
+        }
+        for r in removed {
+            b.push(DeleteRecipient::new(format!("<{r}>").as_bytes()));
+        }
         b.contin()
     }
 
@@ -215,6 +384,15 @@ impl FilterMilter {
                 Replycode::new([4, 5, 2], [4, 5, 3], "Too many recipients").into()
             }
         }
+    }
+}
+
+/// The address in a From header value (`Name <a@b>` or `a@b`).
+fn header_address(value: &str) -> String {
+    let v = value.trim();
+    match (v.rfind('<'), v.rfind('>')) {
+        (Some(l), Some(r)) if l < r => v[l + 1..r].trim().to_string(),
+        _ => v.to_string(),
     }
 }
 

@@ -49,9 +49,17 @@ impl Scanner {
 
     /// Scans `raw` and hands it back with the verdict.
     pub async fn scan(&self, raw: Vec<u8>) -> Result<(Vec<u8>, Verdict), ScanError> {
+        self.scan_with(Arc::clone(&self.engine), raw).await
+    }
+
+    /// Scans `raw` with `engine` (one of [`crate::engine::Engines`]).
+    pub async fn scan_with(
+        &self,
+        engine: Arc<Engine>,
+        raw: Vec<u8>,
+    ) -> Result<(Vec<u8>, Verdict), ScanError> {
         let _slot = self.slots.acquire().await.map_err(|_| ScanError::Died)?;
         let (tx, rx) = oneshot::channel();
-        let engine = Arc::clone(&self.engine);
         std::thread::Builder::new()
             .name("filter-scan".into())
             .stack_size(SCAN_STACK_SIZE)

@@ -57,15 +57,14 @@
 //! | POST | `/learn` | [`crate::policy::NewLearnEvent`] | 201 [`crate::policy::LearnEvent`] without the message: a user reports spam (or ham); releasing a spam from the quarantine adds a ham event itself |
 //! | GET | `/learn?after=&limit=` | | `[crate::policy::LearnEvent]`, oldest first: what the filter learns |
 //!
-//! Planned with issue 6, the contract only (the manager answers 404 until
-//! they are served):
+//! The filter's policy (served to the filter, set by administrators):
 //!
 //! | method | path | body | answer |
 //! |---|---|---|---|
 //! | GET | `/filter-policy` | | [`crate::policy::FilterPolicy`] |
-//! | PUT | `/filter-policy/domains/{name}` | [`crate::policy::DomainPolicy`] | 200 [`crate::policy::DomainPolicy`]; 404 unknown domain |
-//! | PUT | `/filter-policy/users/{address}` | [`crate::policy::UserPolicy`] | 200 [`crate::policy::UserPolicy`]; 404 unknown user |
-//! | PUT | `/filter-policy/delay-exempt` | [`crate::policy::FilterPolicy`] with only the exempt lists read | 200 |
+//! | PUT | `/filter-policy/domains/{name}` | [`crate::policy::DomainPolicy`] | 200 [`crate::policy::DomainPolicy`]; 404 unknown domain; 422 thresholds that do not rise, bad extensions |
+//! | PUT | `/filter-policy/users/{address}` | [`crate::policy::UserPolicy`] | 200 [`crate::policy::UserPolicy`] (lists in normal form); 404 unknown user; 422 an entry neither an address nor a domain |
+//! | PUT | `/filter-policy/delay-exempt` | [`crate::policy::FilterPolicy`] with only the exempt lists read | 200 [`crate::policy::FilterPolicy`] |
 //!
 //! The firmware routes are for administrators: over TCP the token, on the
 //! unix socket only root or the manager's own user (not the other roles).

@@ -389,6 +389,39 @@ impl ApiClient {
         self.call::<(), _>("POST", &path, None)
     }
 
+    /// `GET /filter-policy`.
+    pub fn filter_policy(&self) -> Result<crate::policy::FilterPolicy, ClientError> {
+        self.get(&format!("{}/filter-policy", api::PREFIX))
+    }
+
+    /// `PUT /filter-policy/domains/{name}`.
+    pub fn set_domain_policy(
+        &self,
+        name: &str,
+        p: &crate::policy::DomainPolicy,
+    ) -> Result<crate::policy::DomainPolicy, ClientError> {
+        let path = format!(
+            "{}/filter-policy/domains/{}",
+            api::PREFIX,
+            encode_component(name)
+        );
+        self.call("PUT", &path, Some(p))
+    }
+
+    /// `PUT /filter-policy/users/{address}`.
+    pub fn set_user_policy(
+        &self,
+        address: &str,
+        p: &crate::policy::UserPolicy,
+    ) -> Result<crate::policy::UserPolicy, ClientError> {
+        let path = format!(
+            "{}/filter-policy/users/{}",
+            api::PREFIX,
+            encode_component(address)
+        );
+        self.call("PUT", &path, Some(p))
+    }
+
     /// `POST /learn`: teaches the filter a message as spam or ham.
     pub fn learn(
         &self,

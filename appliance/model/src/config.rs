@@ -258,8 +258,7 @@ pub struct FilterConfig {
     pub manager: Endpoint,
     /// DNS servers (`ip:port`) for SPF, DKIM, DMARC, ARC and block lists;
     /// empty: those of the system (`/etc/resolv.conf`). Not used yet
-    /// (issue 6), like the block lists, `state_dir`, the delay queue and
-    /// `policy_refresh_secs`.
+    /// (issue 6), like the block lists, `state_dir` and the delay queue.
     pub nameservers: Vec<String>,
     /// IP block lists (DNSBL zones); none by default: they send the
     /// clients' addresses to a third party, and most need a subscription.

@@ -1,7 +1,6 @@
 //! What the filter applies per domain and per recipient, decided by the
 //! administrators in the manager and served to the filter as one snapshot
 //! (`GET /filter-policy`), polled by generation like the mta's directory.
-//! The contract of issue 6: not served nor applied yet.
 //!
 //! Scores are SpamAssassin-like: 0 is neutral, 5 is "probably spam". A
 //! recipient's own thresholds win over its domain's, and its allow and
@@ -24,9 +23,11 @@ pub struct Thresholds {
 
 impl Default for Thresholds {
     fn default() -> Self {
+        // 5 is where the shipped classifier is calibrated to call a
+        // message spam (at most 0.1 % of ham above it in training).
         Thresholds {
-            tag: 4.0,
-            quarantine: 6.0,
+            tag: 5.0,
+            quarantine: 5.0,
             reject: None,
         }
     }
@@ -81,7 +82,8 @@ impl Default for AttachmentPolicy {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DomainPolicy {
-    /// The domain (normal form).
+    /// The domain (normal form); may be left out in `PUT`, whose path names it.
+    #[serde(default)]
     pub domain: String,
     /// Its spam thresholds.
     #[serde(default)]
@@ -105,7 +107,9 @@ fn yes() -> bool {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UserPolicy {
-    /// The recipient (normal form).
+    /// The recipient (normal form); may be left out in `PUT`, whose path
+    /// names it.
+    #[serde(default)]
     pub address: String,
     /// Overrides its domain's thresholds.
     #[serde(default)]

@@ -14,7 +14,10 @@ pub mod virus;
 
 use std::fmt;
 
+use std::sync::{Arc, Mutex};
+
 use mail_parser::{Message, MessageParser};
+use model::policy::AttachmentPolicy;
 
 pub use parts::{Part, PartKind};
 
@@ -139,16 +142,26 @@ impl Engine {
 
     /// [`Engine::with`] the shipped spam model.
     pub fn with_signatures(db: antivirus::Database) -> Engine {
-        Engine::with(db, spam::SharedClassifier::shipped())
+        Engine::with(
+            virus::Signatures::new(db),
+            spam::SharedClassifier::shipped(),
+        )
+    }
+
+    /// [`Engine::with_policy`] the default attachment policy.
+    pub fn with(signatures: virus::Signatures, classifier: spam::SharedClassifier) -> Engine {
+        Engine::with_policy(signatures, classifier, AttachmentPolicy::default())
     }
 
     /// The checks of this release: GTUBE, EICAR anywhere in the message,
-    /// the signatures of `db` and real types in every part and archive,
-    /// attachments by name under the default attachment policy, and spam
-    /// scoring by `classifier`.
-    pub fn with(db: antivirus::Database, classifier: spam::SharedClassifier) -> Engine {
-        let policy = model::policy::AttachmentPolicy::default();
-        let scanner = antivirus::Scanner::new(db, antivirus::archive::Limits::default());
+    /// the signatures and real types in every part and archive, attachments
+    /// by name under `policy` (a domain's), and spam scoring by
+    /// `classifier`.
+    pub fn with_policy(
+        signatures: virus::Signatures,
+        classifier: spam::SharedClassifier,
+        policy: AttachmentPolicy,
+    ) -> Engine {
         Engine::new(
             vec![
                 Box::new(gtube::Gtube),
@@ -156,10 +169,7 @@ impl Engine {
                 Box::new(attachments::BlockedAttachments {
                     policy: policy.clone(),
                 }),
-                Box::new(virus::Virus {
-                    scanner: std::sync::Arc::new(scanner),
-                    policy,
-                }),
+                Box::new(virus::Virus { signatures, policy }),
                 Box::new(spam::Spam { classifier }),
             ],
             SPAM_THRESHOLD,
@@ -228,6 +238,46 @@ impl Engine {
             score,
             reasons,
         }
+    }
+}
+
+/// Most engines kept for distinct attachment policies.
+const MAX_ENGINES: usize = 32;
+
+/// One engine per attachment policy in use (a domain's own, or the
+/// default), all sharing the signatures and the spam model.
+pub struct Engines {
+    signatures: virus::Signatures,
+    classifier: spam::SharedClassifier,
+    built: Mutex<Vec<(AttachmentPolicy, Arc<Engine>)>>,
+}
+
+impl Engines {
+    /// Engines over `signatures` and `classifier`.
+    pub fn new(signatures: virus::Signatures, classifier: spam::SharedClassifier) -> Engines {
+        Engines {
+            signatures,
+            classifier,
+            built: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The engine applying `policy`, built the first time it is asked for.
+    pub fn get(&self, policy: &AttachmentPolicy) -> Arc<Engine> {
+        let mut built = self.built.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((_, e)) = built.iter().find(|(p, _)| p == policy) {
+            return Arc::clone(e);
+        }
+        let engine = Arc::new(Engine::with_policy(
+            self.signatures.clone(),
+            self.classifier.clone(),
+            policy.clone(),
+        ));
+        if built.len() >= MAX_ENGINES {
+            built.remove(0);
+        }
+        built.push((policy.clone(), Arc::clone(&engine)));
+        engine
     }
 }
 

@@ -116,7 +116,10 @@ mod tests {
     #[test]
     fn learning_ham_lets_the_next_copy_through() {
         let shared = SharedClassifier::shipped();
-        let engine = Engine::with(antivirus::Database::builtin(), shared.clone());
+        let engine = Engine::with(
+            crate::engine::virus::Signatures::new(antivirus::Database::builtin()),
+            shared.clone(),
+        );
         assert_eq!(engine.scan(SPAM).class, Class::Spam);
         let (before, after) = shared.learn(SPAM, false);
         assert!(before >= 5.0 && after < 5.0, "{before} -> {after}");

@@ -5,7 +5,7 @@
 //! what cannot be scanned (a decompression bomb, a damaged archive) is held
 //! too, since passing it would pass whatever it hides.
 
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use antivirus::{Detection, Scanner};
 use model::policy::AttachmentPolicy;
@@ -16,10 +16,38 @@ use super::{attachments, Check, Class, Finding, Part, PartKind};
 /// its content from every scanner.
 pub const ENCRYPTED_SCORE: f64 = 1.0;
 
+/// The signatures in force, shared by the scan threads and what reloads
+/// them ([`crate::signatures::watch`]): a scan started before a reload
+/// finishes with the signatures it started with.
+#[derive(Clone)]
+pub struct Signatures(Arc<RwLock<Arc<Scanner>>>);
+
+impl Signatures {
+    /// `db` under the default archive limits.
+    pub fn new(db: antivirus::Database) -> Signatures {
+        Signatures(Arc::new(RwLock::new(Arc::new(scanner(db)))))
+    }
+
+    /// The scanner in force.
+    pub fn current(&self) -> Arc<Scanner> {
+        // A panic while swapping leaves the old or the new one: both whole.
+        Arc::clone(&self.0.read().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// Puts `db` in force for the scans that start from now on.
+    pub fn replace(&self, db: antivirus::Database) {
+        *self.0.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(scanner(db));
+    }
+}
+
+fn scanner(db: antivirus::Database) -> Scanner {
+    Scanner::new(db, antivirus::archive::Limits::default())
+}
+
 /// The check.
 pub struct Virus {
     /// Signatures and limits.
-    pub scanner: Arc<Scanner>,
+    pub signatures: Signatures,
     /// What the domain refuses.
     pub policy: AttachmentPolicy,
 }
@@ -37,7 +65,7 @@ impl Check for Virus {
                 format!("{label}/{}", path.chars().take(200).collect::<String>())
             }
         };
-        for detection in self.scanner.scan(part.content) {
+        for detection in self.signatures.current().scan(part.content) {
             let finding = match detection {
                 Detection::Virus { signature, path } => {
                     Finding::verdict(Class::Virus, format!("{signature} in {}", at(&path)))

@@ -13,6 +13,7 @@ use super::handlers;
 use super::handlers_admin as admin;
 use super::handlers_domains as domains;
 use super::handlers_firmware as firmware;
+use super::handlers_policy;
 use super::handlers_smtp as smtp;
 use super::input::Params;
 use super::response::Response;
@@ -82,6 +83,10 @@ enum Route {
     QuarantineMessage(String),
     QuarantineRelease(String),
     Learn,
+    FilterPolicy,
+    FilterPolicyDomain(String),
+    FilterPolicyUser(String),
+    FilterPolicyDelayExempt,
     Tracking,
     Admin,
     AdminPassword,
@@ -121,6 +126,10 @@ impl Route {
             ["quarantine", id, "message"] => Route::QuarantineMessage(id.into()),
             ["quarantine", id, "release"] => Route::QuarantineRelease(id.into()),
             ["learn"] => Route::Learn,
+            ["filter-policy"] => Route::FilterPolicy,
+            ["filter-policy", "domains", name] => Route::FilterPolicyDomain(name.into()),
+            ["filter-policy", "users", address] => Route::FilterPolicyUser(address.into()),
+            ["filter-policy", "delay-exempt"] => Route::FilterPolicyDelayExempt,
             ["tracking"] => Route::Tracking,
             ["admin"] => Route::Admin,
             ["admin", "password"] => Route::AdminPassword,
@@ -152,6 +161,7 @@ impl Route {
             | Route::Admin
             | Route::Stats
             | Route::System
+            | Route::FilterPolicy
             | Route::Firmware => "GET",
             Route::Domains | Route::Users | Route::Quarantine | Route::Tracking | Route::Learn => {
                 "GET, POST"
@@ -163,7 +173,10 @@ impl Route {
             | Route::AdminToken
             | Route::FirmwareUpload
             | Route::FirmwareUrl => "POST",
-            Route::AdminPassword => "PUT",
+            Route::AdminPassword
+            | Route::FilterPolicyDomain(_)
+            | Route::FilterPolicyUser(_)
+            | Route::FilterPolicyDelayExempt => "PUT",
             Route::AdminNetworks | Route::Tls => "GET, PUT",
             Route::SmtpAccounts => "GET, POST",
             Route::SmtpAccount(_) => "DELETE",
@@ -340,6 +353,14 @@ impl Router {
             ("POST", R::QuarantineRelease(id)) => handlers::quarantine_release(self, p, id),
             ("GET", R::Learn) => handlers::learn_list(self, p),
             ("POST", R::Learn) => handlers::learn_create(self, p, body),
+            ("GET", R::FilterPolicy) => handlers_policy::filter_policy(self, p),
+            ("PUT", R::FilterPolicyDomain(name)) => {
+                handlers_policy::set_domain_policy(self, p, name, body)
+            }
+            ("PUT", R::FilterPolicyUser(address)) => {
+                handlers_policy::set_user_policy(self, p, address, body)
+            }
+            ("PUT", R::FilterPolicyDelayExempt) => handlers_policy::set_delay_exempt(self, p, body),
             ("GET", R::Tracking) => handlers::tracking(self, p),
             ("POST", R::Tracking) => handlers::track(self, p, body),
             ("GET", R::Admin) => admin::state(self, p),

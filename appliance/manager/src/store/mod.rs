@@ -9,6 +9,7 @@ mod dkim;
 mod domain_update;
 mod domains;
 mod learn;
+mod policy;
 mod quarantine;
 mod settings;
 mod smtp_accounts;
@@ -76,6 +77,8 @@ pub struct Store {
     stats: Tree,
     /// Admin password hash and admin networks (see `settings`).
     settings: Tree,
+    /// The filter's policy (see `policy`).
+    filter_policy: Tree,
     /// What the filter is taught (see `learn`).
     learn: Tree,
     /// Serialises learn events, so sequence numbers are unique.
@@ -102,6 +105,7 @@ impl Store {
             stats: tree("stats")?,
             settings: tree("settings")?,
             learn: tree("learn")?,
+            filter_policy: tree("filter_policy")?,
             learn_lock: Mutex::new(()),
             directory_lock: Mutex::new(()),
             db,
