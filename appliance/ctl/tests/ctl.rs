@@ -229,6 +229,7 @@ fn quarantine_list_show_message_release_and_tracking() {
             subject: "cheap \x1b[31mstuff".into(),
             date: None,
             client_ip: Some("192.0.2.1".into()),
+            outbound: false,
             kind: QuarantineKind::Spam,
             score: 999.5,
             reasons: vec!["GTUBE".into()],

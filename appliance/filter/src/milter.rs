@@ -121,22 +121,55 @@ impl FilterMilter {
         let queue_id = message.queue_id.clone().unwrap_or_else(|| "-".into());
         let queue_id = queue_id.as_str();
         if message.outbound {
-            let verdict = &verdicts[0].1;
-            if let Some(refusal) = crate::outbound::refusal(verdict) {
-                self.log_verdict(queue_id, verdict, "outbound: refused");
-                return reply(refusal);
-            }
-            self.log_verdict(queue_id, verdict, "outbound: accepted with headers");
-            // The customer's own mail: its spam score is shown, the message
-            // itself (subject, DKIM signature to come) is left alone.
-            let marks = Marks {
-                spam: verdict.class == Class::Spam,
-                tag: false,
-            };
-            let required = self.ctx.scanner.threshold();
-            return self.clean_response(&message, verdict, marks, required, &[]);
+            let verdict = verdicts.swap_remove(0).1;
+            return self.decide_outbound(message, raw, verdict, queue_id).await;
         }
         self.decide_inbound(message, raw, verdicts, queue_id).await
+    }
+
+    /// A customer's own mail: held (and its sender told, by the manager)
+    /// when it carries a virus, a blocked attachment or spam at the
+    /// sending domain's quarantine threshold; otherwise it leaves with its
+    /// score shown and the message itself (subject, DKIM signature to come)
+    /// untouched.
+    async fn decide_outbound(
+        &self,
+        message: Message,
+        raw: Vec<u8>,
+        verdict: Verdict,
+        queue_id: &str,
+    ) -> ModificationResponse {
+        let thresholds = self.ctx.policy.current().thresholds(&message.sender);
+        if !crate::outbound::held(&verdict, &thresholds) {
+            self.log_verdict(queue_id, &verdict, "outbound: accepted with headers");
+            let marks = Marks {
+                spam: verdict.score >= thresholds.tag,
+                tag: false,
+            };
+            return self.clean_response(&message, &verdict, marks, thresholds.tag, &[]);
+        }
+        let kind = quarantine::kind(verdict.class).unwrap_or(QuarantineKind::Spam);
+        let logged = verdict.clone();
+        match self
+            .ctx
+            .quarantine
+            .submit(message, raw, verdict, kind)
+            .await
+        {
+            Ok(ids) => {
+                let action = format!("outbound: held as {}, sender told", ids.join(","));
+                self.log_verdict(queue_id, &logged, &action);
+                reply(Discard)
+            }
+            Err(e) => {
+                let action = format!("outbound: tempfailed: quarantine failed: {e}");
+                self.log_verdict(queue_id, &logged, &action);
+                reply(tempfail(
+                    [4, 3, 0],
+                    "Quarantine unavailable, try again later",
+                ))
+            }
+        }
     }
 
     /// Applies the administrators' policy to the inbound verdicts (one per

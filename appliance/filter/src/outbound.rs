@@ -2,13 +2,14 @@
 //!
 //! The mta marks it with the MAIL-stage macro `{filterbox_outbound}` (why
 //! the client may relay); Postfix and sendmail mark SASL-authenticated
-//! senders with `{auth_authen}`. Such mail is still scanned, but the
-//! quarantine and spam preferences are those of our own recipients, not of
-//! strangers on the Internet: spam scores only go into the headers, while a
-//! virus or a blocked attachment is refused, so the sending server bounces
-//! it and the sender learns of it at once (the seeds' "Secure Outbound").
+//! senders with `{auth_authen}`. Such mail is scanned like any other, but
+//! the choices are the sending domain's: a virus, a blocked attachment or
+//! spam (at the sender's quarantine threshold) is held in the quarantine,
+//! marked outbound, and the manager tells the sender and the administrator
+//! (the seeds' "Secure Outbound"); the rest leaves with its score in the
+//! headers, the message itself untouched.
 
-use miltr_common::actions::{Action, Replycode};
+use model::policy::Thresholds;
 
 use crate::engine::{Class, Verdict};
 
@@ -17,16 +18,10 @@ pub fn is_outbound_macro(name: &[u8]) -> bool {
     matches!(name, b"{filterbox_outbound}" | b"{auth_authen}")
 }
 
-/// The refusal of an outbound message, or `None` when it may leave.
-pub fn refusal(verdict: &Verdict) -> Option<Action> {
-    let what = match verdict.class {
-        Class::Clean | Class::Spam => return None,
-        Class::Virus => "a virus",
-        Class::Attachment => "a blocked attachment",
-    };
-    let reasons = verdict.reasons.join("; ");
-    let text = format!("outbound message refused: it carries {what} ({reasons})");
-    Some(Replycode::new([5, 5, 4], [5, 7, 1], &text).into())
+/// True when an outbound message with `verdict` is held, under the
+/// sender's `thresholds`.
+pub fn held(verdict: &Verdict, thresholds: &Thresholds) -> bool {
+    verdict.class > Class::Spam || verdict.score >= thresholds.quarantine
 }
 
 #[cfg(test)]
@@ -42,14 +37,23 @@ mod tests {
     }
 
     #[test]
-    fn viruses_and_attachments_are_refused_spam_leaves() {
-        assert!(refusal(&verdict(Class::Clean, &[])).is_none());
-        assert!(refusal(&verdict(Class::Spam, &["GTUBE"])).is_none());
-        for class in [Class::Virus, Class::Attachment] {
-            let action = refusal(&verdict(class, &["EICAR in part 2"])).expect("refused");
-            let text = format!("{action:?}");
-            assert!(text.contains("EICAR in part 2"), "{text}");
-        }
+    fn viruses_attachments_and_spam_are_held() {
+        let t = Thresholds::default();
+        assert!(!held(&verdict(Class::Clean, &[]), &t));
+        assert!(held(&verdict(Class::Virus, &["EICAR in part 2"]), &t));
+        assert!(held(
+            &verdict(Class::Attachment, &["blocked attachment a.exe"]),
+            &t
+        ));
+        let mut spam = verdict(Class::Spam, &["GTUBE"]);
+        spam.score = 1000.0;
+        assert!(held(&spam, &t));
+        let lenient = Thresholds {
+            tag: 2000.0,
+            quarantine: 2000.0,
+            reject: None,
+        };
+        assert!(!held(&spam, &lenient));
         assert!(is_outbound_macro(b"{auth_authen}"));
         assert!(is_outbound_macro(b"{filterbox_outbound}"));
         assert!(!is_outbound_macro(b"{mail_addr}"));

@@ -107,6 +107,7 @@ pub fn request(
         date: message.header("Date"),
         client_ip: message.client_ip.clone(),
         kind,
+        outbound: message.outbound,
         score: verdict.score,
         reasons: verdict.reasons.clone(),
         message: Base64Bytes(raw),

@@ -80,7 +80,8 @@ impl Manager {
             }
         })?;
         let releaser = Releaser::new(config.manager.mta_inject.clone(), &config.hostname)
-            .map_err(ManagerError::Runtime)?;
+            .map_err(ManagerError::Runtime)?
+            .with_admin(config.manager.notify_admin.clone());
         let store = Arc::new(store);
         let router = Arc::new(
             Router::new(store.clone(), releaser, token)

@@ -9,7 +9,7 @@ use std::collections::HashSet;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use model::api::Released;
+use model::api::{NewQuarantine, Released};
 use model::Endpoint;
 use smtp_client::{ClientConfig, DeliveryReport, Envelope};
 use tokio::runtime::Runtime;
@@ -48,6 +48,10 @@ pub struct Releaser {
     /// Ids being released: a second concurrent release of one id must not
     /// deliver the message twice.
     in_flight: Mutex<HashSet<String>>,
+    /// The box's name: notices come from its postmaster.
+    hostname: String,
+    /// Told of held outbound mail, beside its sender.
+    admin: Option<String>,
 }
 
 /// Holds an id in [`Releaser::in_flight`] until dropped.
@@ -84,7 +88,51 @@ impl Releaser {
                 data_timeout: DATA_TIMEOUT,
             },
             in_flight: Mutex::new(HashSet::new()),
+            hostname: helo_name.to_string(),
+            admin: None,
         })
+    }
+
+    /// Also tells `admin` of held outbound mail.
+    pub fn with_admin(mut self, admin: Option<String>) -> Releaser {
+        self.admin = admin.filter(|a| !a.trim().is_empty());
+        self
+    }
+
+    /// Tells the sender of held outbound mail (and the administrator) what
+    /// was held and why, from the postmaster with the null sender so that
+    /// a notice never bounces. Must be called outside any tokio runtime;
+    /// a failure is logged: the message stays held either way.
+    pub fn notify_held(&self, new: &NewQuarantine, ids: &[String]) {
+        let mut to: Vec<String> = Vec::new();
+        if !new.sender.is_empty() {
+            to.push(new.sender.clone());
+        }
+        if let Some(admin) = &self.admin {
+            if !to.contains(admin) {
+                to.push(admin.clone());
+            }
+        }
+        if to.is_empty() {
+            return;
+        }
+        let notice = held_notice(&self.hostname, new, ids, &to);
+        let envelope = Envelope {
+            sender: "",
+            recipients: &to,
+            ..Default::default()
+        };
+        let log_id = format!("held notice {}", ids.first().map_or("-", String::as_str));
+        let runtime = self.runtime.as_ref().expect("runtime lives until drop");
+        let outcome = runtime.block_on(async {
+            tokio::time::timeout(RELEASE_TIMEOUT, self.deliver(&envelope, &notice, &log_id))
+                .await
+                .unwrap_or_else(|_| Err(format!("no answer within {RELEASE_TIMEOUT:?}")))
+        });
+        match outcome {
+            Ok(reply) => log::info!("{log_id}: sent to {}: {reply}", to.join(", ")),
+            Err(why) => log::warn!("{log_id}: to {} failed: {why}", to.join(", ")),
+        }
     }
 
     /// Delivers item `id` to its recipient through the mta, then removes it.
@@ -172,6 +220,46 @@ impl Releaser {
         };
         verdict(&report.map_err(|e| e.to_string())?)
     }
+}
+
+/// The notice of held outbound mail.
+fn held_notice(hostname: &str, new: &NewQuarantine, ids: &[String], to: &[String]) -> Vec<u8> {
+    let what = match new.kind {
+        model::api::QuarantineKind::Virus => "a virus",
+        model::api::QuarantineKind::Attachment => "an attachment that is not allowed",
+        model::api::QuarantineKind::Spam => "what looks like spam",
+    };
+    let subject: String = new
+        .subject
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(200)
+        .collect();
+    let body = format!(
+        "Your message was not sent: it carries {what}.\n\n\
+         Subject:    {subject}\n\
+         Recipients: {}\n\
+         Reasons:    {}\n\
+         Held as:    {}\n\n\
+         It is held in the quarantine of {hostname}. If it is legitimate, ask\n\
+         your administrator to release it; otherwise, check the computer it\n\
+         was sent from.\n",
+        new.recipients.join(", "),
+        new.reasons.join("; "),
+        ids.join(", "),
+    );
+    let postmaster = format!("postmaster@{hostname}");
+    mail_builder::MessageBuilder::new()
+        .from(("Mail filter", postmaster.as_str()))
+        .to(to.iter().map(String::as_str).collect::<Vec<_>>())
+        .subject(format!("Held: {subject}"))
+        .header(
+            "Auto-Submitted",
+            mail_builder::headers::raw::Raw::new("auto-generated"),
+        )
+        .text_body(body)
+        .write_to_vec()
+        .unwrap_or_default()
 }
 
 impl Drop for Releaser {

@@ -490,6 +490,10 @@ pub struct NewQuarantine {
     /// The SMTP client's IP address.
     #[serde(default)]
     pub client_ip: Option<String>,
+    /// A customer's own outgoing mail, held: its sender (and the
+    /// administrator, `manager.notify_admin`) are told.
+    #[serde(default)]
+    pub outbound: bool,
     /// Spam, virus or attachment.
     pub kind: QuarantineKind,
     /// The filter's score.
@@ -522,6 +526,9 @@ pub struct QuarantineItem {
     pub date: Option<String>,
     /// When it was quarantined.
     pub quarantined: u64,
+    /// Held on its way out (see [`NewQuarantine::outbound`]).
+    #[serde(default)]
+    pub outbound: bool,
     /// Spam, virus or attachment.
     pub kind: QuarantineKind,
     /// The filter's score.

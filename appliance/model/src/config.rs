@@ -246,6 +246,10 @@ pub struct ManagerConfig {
     pub http_listen: Option<String>,
     /// Where released messages are handed back to the mta (its inject listener).
     pub mta_inject: Endpoint,
+    /// The administrator's address, told (with the sender) when outbound
+    /// mail is held for a virus, an attachment or spam; `None`: only the
+    /// sender is told.
+    pub notify_admin: Option<String>,
 }
 
 /// Filter settings.
@@ -452,6 +456,7 @@ impl Default for ManagerConfig {
             api_socket: "manager.sock".into(),
             http_listen: Some("127.0.0.1:8080".into()),
             mta_inject: Endpoint::Unix("mta-inject.sock".into()),
+            notify_admin: None,
         }
     }
 }

@@ -18,7 +18,7 @@ use common::test_manager::TestManager;
 use common::{managed_config, wait_for};
 use mail_auth::hickory_resolver::config::{NameServerConfigGroup, ResolverConfig, ResolverOpts};
 use mail_auth::{AuthenticatedMessage, DkimResult, MessageAuthenticator};
-use model::api::{DomainUpdate, EventKind, NewSmtpAccount};
+use model::api::{DomainUpdate, EventKind, NewSmtpAccount, QuarantineKind};
 use model::client::TrackingQuery;
 use model::Endpoint;
 use test_harness::dns::{DnsServer, Rr};
@@ -84,6 +84,7 @@ impl Env {
         let sink = Sink::start_at(d, "sink", &[], SocketAddr::new(ip(net, 25), 25)).await;
         let down = common::downstream::Downstream::accepting().await;
         let mut cfg = managed_config(d, down.port);
+        cfg.manager.notify_admin = Some("admin@sender.test".into());
         let sender_test = cfg
             .initial_data
             .domains
@@ -316,30 +317,61 @@ const GTUBE: &str = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EM
 const EICAR: &str = r"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn outbound_mail_is_filtered_for_viruses_not_quarantined_as_spam() {
+async fn outbound_viruses_and_spam_are_held_and_the_sender_and_admin_told() {
     let dir = tempfile::tempdir().unwrap();
     let env = Env::start(dir.path()).await;
     let smtp = env.mta.smtp_addr();
 
-    // A virus going out is refused: the customer's server bounces it.
+    // A virus going out is held, not sent: the client gets its 250.
     let log = swaks(smtp, env.customer(), &["--to", "bob@far.test"], EICAR).await;
-    assert!(
-        log.contains("<** 554 5.7.1 outbound message refused: it carries a virus (EICAR"),
-        "{log}"
-    );
-    // Spam going out is not quarantined for a stranger: it leaves, marked.
+    assert!(log.contains("<-  250 2.0.0 Ok: queued as "), "{log}");
+    // So is spam.
     let log = swaks(smtp, env.customer(), &["--to", "bob@far.test"], GTUBE).await;
     assert!(log.contains("<-  250 2.0.0 Ok: queued as "), "{log}");
-    let text = env.delivered_signed("bob@far.test").await;
-    assert!(text.contains("X-Spam-Status: Yes"), "{text}");
     let held = env.manager.call(|api| api.quarantine_list(None)).await;
-    assert!(held.is_empty(), "{held:?}");
+    assert_eq!(held.len(), 2, "{held:?}");
+    assert!(
+        held.iter()
+            .all(|q| q.outbound && q.recipient == "bob@far.test"),
+        "{held:?}"
+    );
+    let mut kinds: Vec<QuarantineKind> = held.iter().map(|q| q.kind).collect();
+    kinds.sort_by_key(|k| format!("{k:?}"));
+    assert_eq!(kinds, [QuarantineKind::Spam, QuarantineKind::Virus]);
+
+    // The sender and the administrator are told, each time, by the
+    // postmaster with the null sender; nothing reached far.test.
+    assert!(
+        wait_for(Duration::from_secs(20), || env.down.messages().len() >= 2).await,
+        "two notices delivered to sender.test's server"
+    );
+    let notices = env.down.messages();
+    assert_eq!(notices.len(), 2, "{notices:?}");
+    for n in &notices {
+        let mut to = n.recipients.clone();
+        to.sort();
+        assert_eq!(to, ["admin@sender.test", "alice@sender.test"]);
+        assert_eq!(n.sender, "");
+        let text = String::from_utf8_lossy(&n.data);
+        assert!(text.contains("Subject: Held: quarterly figures"), "{text}");
+        assert!(text.contains("Recipients: bob@far.test"), "{text}");
+    }
+    let texts: String = notices
+        .iter()
+        .map(|n| String::from_utf8_lossy(&n.data).into_owned())
+        .collect();
+    assert!(texts.contains("it carries a virus"), "{texts}");
+    assert!(texts.contains("EICAR"), "{texts}");
+    assert!(texts.contains("GTUBE"), "{texts}");
+    assert!(env.sink.dumps().is_empty(), "nothing went out");
 
     // The same spam coming in to one of our users is quarantined as before.
     let log = swaks(smtp, env.outsider(), &["--to", "user@example.test"], GTUBE).await;
     assert!(log.contains("<-  250 2.0.0 Ok: queued as "), "{log}");
     let held = env.manager.call(|api| api.quarantine_list(None)).await;
-    assert_eq!(held.len(), 1, "{held:?}");
-    assert_eq!(held[0].recipient, "user@example.test");
+    assert_eq!(held.len(), 3, "{held:?}");
+    assert!(held
+        .iter()
+        .any(|q| q.recipient == "user@example.test" && !q.outbound));
     env.stop().await;
 }

@@ -99,6 +99,9 @@ pub(super) fn quarantine_create(r: &Router, p: &Params, body: &[u8]) -> Handled 
     p.only(&[])?;
     let new: NewQuarantine = json(body)?;
     let ids = r.store.quarantine_create(&new, now_ms())?;
+    if new.outbound {
+        r.releaser.notify_held(&new, &ids);
+    }
     Ok(Response::json(201, &QuarantineCreated { ids }))
 }
 

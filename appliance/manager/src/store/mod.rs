@@ -91,7 +91,7 @@ pub struct Store {
 impl Store {
     /// Opens (or creates) the database at `path`.
     pub fn open(path: &Path) -> StoreResult<Store> {
-        let db = sled::Config::new().path(path).open()?;
+        let db = open_db(path)?;
         let tree = |name: &str| db.open_tree(name);
         Ok(Store {
             domains: tree("domains")?,
@@ -193,6 +193,27 @@ fn tx_error(e: TransactionError<StoreError>) -> StoreError {
 /// Aborts a transaction with `e`.
 fn abort<T>(e: StoreError) -> Result<T, ConflictableTransactionError<StoreError>> {
     Err(ConflictableTransactionError::Abort(e))
+}
+
+/// How long [`open_db`] waits for the database's lock: sled's background
+/// threads of a store just closed (a restart) release it a moment later.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// Opens the sled database at `path`, waiting up to [`LOCK_WAIT`] while
+/// another handle in this process is still letting go of its lock.
+fn open_db(path: &Path) -> sled::Result<sled::Db> {
+    let started = std::time::Instant::now();
+    loop {
+        match sled::Config::new().path(path).open() {
+            Err(sled::Error::Io(e))
+                if e.to_string().contains("could not acquire lock")
+                    && started.elapsed() < LOCK_WAIT =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            other => return other,
+        }
+    }
 }
 
 #[cfg(test)]

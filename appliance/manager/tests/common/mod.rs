@@ -90,6 +90,7 @@ pub fn new_quarantine(recipients: &[&str], message: &[u8]) -> NewQuarantine {
         subject: "Test spam mail (GTUBE)".into(),
         date: Some("Sun, 22 Nov 2026 02:20:48 +0000".into()),
         client_ip: Some("192.0.2.7".into()),
+        outbound: false,
         kind: QuarantineKind::Spam,
         score: 1000.0,
         reasons: vec!["GTUBE".into()],
