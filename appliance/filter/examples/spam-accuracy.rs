@@ -52,6 +52,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     config.manager.http_listen = None;
     config.filter.listen = vec![Endpoint::Unix(filter_sock.clone())];
     config.filter.manager = Endpoint::Unix(manager_sock.clone());
+    // No network checks: the filter's DNS is an empty zone on loopback.
+    let dns = test_harness::dns::DnsServer::start(&[])?;
+    config.filter.nameservers = vec![dns.addr().to_string()];
     let config = Arc::new(config);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {

@@ -29,4 +29,10 @@ pub enum FilterError {
         /// The OS error.
         source: io::Error,
     },
+    /// `history.db` could not be opened.
+    #[error(transparent)]
+    History(#[from] sender_history::HistoryError),
+    /// `filter.nameservers` is invalid.
+    #[error("filter DNS resolver: {0}")]
+    Resolver(#[from] crate::auth::ResolverError),
 }

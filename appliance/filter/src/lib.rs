@@ -13,14 +13,19 @@
 //! [`negotiate`], [`headers`], [`quarantine`], [`outbound`] (a customer's
 //! own mail: viruses refused, spam only marked), [`scanner`] (runs the
 //! [`engine`] on its own threads), [`clamd`] (an installed clamd, asked
-//! too).
+//! too), [`auth`] (SPF, DKIM, DMARC, ARC and the [`dnsbl`] block lists;
+//! `Authentication-Results`), [`history`] (the sender history, delay
+//! queue and snowshoe detection, crate `sender-history`).
 
 #![forbid(unsafe_code)]
 
+pub mod auth;
 pub mod clamd;
+pub mod dnsbl;
 pub mod engine;
 pub mod error;
 pub mod headers;
+pub mod history;
 pub mod learn;
 pub mod message;
 pub mod milter;
@@ -61,6 +66,13 @@ pub async fn run(
     if filter.listen.is_empty() {
         return Err(FilterError::NoListeners);
     }
+    let auth = auth::Auth::new(filter, &config.hostname)?;
+    // Bound first: a second filter on the same data directory is refused
+    // for its socket before it could contend for history.db.
+    let listeners = bind_all(&filter.listen).await?;
+    let history = history::SenderHistory::open(filter, &data_dir).inspect_err(|_| {
+        remove_unix_sockets(&listeners);
+    })?;
     let classifier = learn::load(&data_dir);
     let learner = tokio::spawn(
         learn::Learner::new(filter.manager.clone(), classifier.clone(), &data_dir).run(
@@ -91,8 +103,9 @@ pub async fn run(
         clamd: filter.clamd.clone(),
         scan_timeout: std::time::Duration::from_millis(filter.scan_timeout_ms),
         on_failure: filter.on_engine_failure,
+        auth,
+        history,
     });
-    let listeners = bind_all(&filter.listen).await?;
     let names: Vec<String> = listeners.iter().map(Listener::describe).collect();
     info!(
         "filter listening on {}; quarantine via manager at {}",
@@ -120,6 +133,9 @@ pub async fn run(
     learner.abort();
     policy_poll.abort();
     signature_watch.abort();
+    if let Err(e) = ctx.history.flush() {
+        warn!("filter: cannot flush the sender history: {e}");
+    }
     info!("filter stopped");
     Ok(())
 }

@@ -43,6 +43,8 @@ pub struct Message {
     pub queue_id: Option<String>,
     /// The SMTP client's IP address.
     pub client_ip: Option<String>,
+    /// The client's HELO/EHLO name.
+    pub helo: Option<String>,
     /// Envelope sender without angle brackets; empty for the null sender.
     pub sender: String,
     /// Envelope recipients without angle brackets.
@@ -143,6 +145,7 @@ fn push_crlf(out: &mut Vec<u8>, value: &[u8]) {
 #[derive(Debug, Default)]
 pub struct Connection {
     client_ip: Option<String>,
+    helo: Option<String>,
     mta_name: Option<String>,
     leading_space: bool,
     current: Message,
@@ -189,6 +192,30 @@ impl Connection {
                 _ => {}
             }
         }
+    }
+
+    /// `HELO`/`EHLO`: the name the SMTP client gave (capped like a macro).
+    pub fn on_helo(&mut self, name: &str) {
+        let mut cut = name.len().min(MAX_MACRO_VALUE);
+        while !name.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        self.helo = Some(name[..cut].trim().to_string()).filter(|n| !n.is_empty());
+    }
+
+    /// The SMTP client's HELO name, when it sent one.
+    pub fn helo(&self) -> Option<&str> {
+        self.helo.as_deref()
+    }
+
+    /// The envelope sender of the message in progress (empty: null sender).
+    pub fn sender(&self) -> &str {
+        &self.current.sender
+    }
+
+    /// Whether the message in progress is a customer's outbound mail.
+    pub fn is_outbound(&self) -> bool {
+        self.current.outbound
     }
 
     /// The client MTA's name (macro `j`), for logs.
@@ -249,6 +276,7 @@ impl Connection {
             return Err(Flow::TooBig);
         }
         message.client_ip = self.client_ip.clone();
+        message.helo = self.helo.clone();
         message.leading_space = self.leading_space;
         Ok(message)
     }

@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use bytes::BytesMut;
 use log::{debug, info, warn};
 use miltr_common::actions::{Action, Continue, Discard, Replycode};
-use miltr_common::commands::{Body, Connect, Family, Header, Macro, Mail, Recipient};
+use miltr_common::commands::{Body, Connect, Family, Header, Helo, Macro, Mail, Recipient};
 use miltr_common::encoding::Writable;
 use miltr_common::modifications::headers::{AddHeader, ChangeHeader};
 use miltr_common::modifications::recipients::DeleteRecipient;
@@ -21,6 +21,7 @@ use miltr_common::optneg::OptNeg;
 use miltr_common::ProtocolError;
 use miltr_server::{Error, Milter};
 
+use crate::auth::{Disposition, Report};
 use crate::clamd::ClamdVerdict;
 use crate::engine::Engines;
 use crate::engine::{Class, Verdict};
@@ -53,6 +54,10 @@ pub struct Context {
     pub policy: Arc<PolicyCache>,
     /// An engine per attachment policy in use.
     pub engines: Engines,
+    /// SPF, DKIM, DMARC, ARC and the DNS block lists.
+    pub auth: crate::auth::Auth,
+    /// The sender history and delay queue.
+    pub history: crate::history::SenderHistory,
 }
 
 /// How a delivered message is marked.
@@ -90,6 +95,16 @@ impl FilterMilter {
 
     async fn conclude(&mut self, message: Message) -> ModificationResponse {
         let mut raw = message.reconstruct();
+        // The network checks first: a message every recipient refuses for
+        // its sender domain's DMARC policy is not worth scanning.
+        let auth = self.ctx.auth.check(&self.session, &message, &raw).await;
+        if !message.outbound && self.dmarc_refuses_all(&message, &auth) {
+            info!(
+                "{}: refused: DMARC policy of the sender's domain is reject",
+                self.session
+            );
+            return reply(crate::auth::dmarc_refusal());
+        }
         // One scan per attachment policy among the recipients' domains
         // (nearly always one); outbound mail under the defaults.
         let groups = if message.outbound {
@@ -106,10 +121,11 @@ impl FilterMilter {
             let scan = self.ctx.scanner.scan_with(engine, raw);
             let (back, verdict) = match tokio::time::timeout(self.ctx.scan_timeout, scan).await {
                 Ok(Ok(r)) => r,
-                Ok(Err(e)) => return self.engine_failed(&message, &e.to_string()),
+                Ok(Err(e)) => return self.engine_failed(&message, &auth, &e.to_string()),
                 Err(_) => {
                     let limit = self.ctx.scan_timeout.as_millis();
-                    return self.engine_failed(&message, &format!("no verdict within {limit} ms"));
+                    let why = format!("no verdict within {limit} ms");
+                    return self.engine_failed(&message, &auth, &why);
                 }
             };
             raw = back;
@@ -118,13 +134,45 @@ impl FilterMilter {
         if let Err(refusal) = self.with_clamd(&raw, &mut verdicts).await {
             return reply(refusal);
         }
+        // Findings from outside the engine: the network checks and the
+        // sender history (snowshoe), then the history counts the verdict.
+        let now = sender_history::now();
+        let mut extra = auth.findings.clone();
+        extra.extend(self.ctx.history.findings(&self.session, &message, now));
+        let threshold = self.ctx.scanner.threshold();
+        for (_, v) in verdicts.iter_mut() {
+            *v = v.clone().with_findings(&extra, threshold);
+        }
+        let worst = verdicts
+            .iter()
+            .map(|v| v.1.class)
+            .max()
+            .unwrap_or(Class::Clean);
+        self.ctx.history.record(&self.session, &message, worst, now);
         let queue_id = message.queue_id.clone().unwrap_or_else(|| "-".into());
         let queue_id = queue_id.as_str();
         if message.outbound {
             let verdict = verdicts.swap_remove(0).1;
-            return self.decide_outbound(message, raw, verdict, queue_id).await;
+            return self
+                .decide_outbound(message, raw, verdict, &auth, queue_id)
+                .await;
         }
-        self.decide_inbound(message, raw, verdicts, queue_id).await
+        self.decide_inbound(message, raw, verdicts, &auth, queue_id)
+            .await
+    }
+
+    /// True when every recipient's domain honours DMARC and the sender's
+    /// domain asks for rejection.
+    fn dmarc_refuses_all(&self, message: &Message, auth: &Report) -> bool {
+        if auth.dmarc_failure.is_none() {
+            return false;
+        }
+        let policy = self.ctx.policy.current();
+        !message.recipients.is_empty()
+            && message
+                .recipients
+                .iter()
+                .all(|r| auth.disposition(policy.dmarc(r)) == Disposition::Reject)
     }
 
     /// A customer's own mail: held (and its sender told, by the manager)
@@ -137,6 +185,7 @@ impl FilterMilter {
         message: Message,
         raw: Vec<u8>,
         verdict: Verdict,
+        auth: &Report,
         queue_id: &str,
     ) -> ModificationResponse {
         let thresholds = self.ctx.policy.current().thresholds(&message.sender);
@@ -146,7 +195,7 @@ impl FilterMilter {
                 spam: verdict.score >= thresholds.tag,
                 tag: false,
             };
-            return self.clean_response(&message, &verdict, marks, thresholds.tag, &[]);
+            return self.clean_response(&message, &verdict, auth, marks, thresholds.tag, &[]);
         }
         let kind = quarantine::kind(verdict.class).unwrap_or(QuarantineKind::Spam);
         let logged = verdict.clone();
@@ -182,6 +231,7 @@ impl FilterMilter {
         message: Message,
         raw: Vec<u8>,
         verdicts: Vec<(Vec<String>, Verdict)>,
+        auth: &Report,
         queue_id: &str,
     ) -> ModificationResponse {
         let policy = self.ctx.policy.current();
@@ -201,7 +251,14 @@ impl FilterMilter {
             .iter()
             .map(|r| {
                 let v = verdict_of(r);
-                (v, policy.decide(r, &senders, &verdicts[v].1))
+                let decision = match auth.disposition(policy.dmarc(r)) {
+                    // The sender's domain asked: before any allow list.
+                    Disposition::Reject | Disposition::Quarantine => {
+                        Decision::Quarantine(Some(crate::auth::DMARC_POLICY_HOLD.into()))
+                    }
+                    Disposition::Accept => policy.decide(r, &senders, &verdicts[v].1),
+                };
+                (v, decision)
             })
             .collect();
         let first = &verdicts[0].1;
@@ -241,7 +298,7 @@ impl FilterMilter {
                 "accepted with headers"
             };
             self.log_verdict(queue_id, shown, action);
-            return self.clean_response(&message, shown, Marks::tagged(tag), required, &[]);
+            return self.clean_response(&message, shown, auth, Marks::tagged(tag), required, &[]);
         }
         let mut ids = Vec::new();
         for (v, why, recipients) in groups {
@@ -285,13 +342,13 @@ impl FilterMilter {
             return reply(Discard);
         }
         self.log_verdict(queue_id, shown, "delivered to the other recipients");
-        self.clean_response(&message, shown, Marks::tagged(tag), required, &held)
+        self.clean_response(&message, shown, auth, Marks::tagged(tag), required, &held)
     }
 
     /// A scan that died or ran out of time: the message is tempfailed, or
     /// with `on_engine_failure = pass` delivered with headers saying it
     /// was not scanned.
-    fn engine_failed(&self, message: &Message, why: &str) -> ModificationResponse {
+    fn engine_failed(&self, message: &Message, auth: &Report, why: &str) -> ModificationResponse {
         warn!("{}: scan failed: {why}", self.session);
         match self.ctx.on_failure {
             EngineFailure::Tempfail => reply(tempfail(
@@ -305,7 +362,8 @@ impl FilterMilter {
                     reasons: vec![NOT_SCANNED.to_string()],
                 };
                 let required = Thresholds::default().tag;
-                self.clean_response(message, &unscanned, Marks::tagged(false), required, &[])
+                let marks = Marks::tagged(false);
+                self.clean_response(message, &unscanned, auth, marks, required, &[])
             }
         }
     }
@@ -349,18 +407,21 @@ impl FilterMilter {
     }
 
     /// The score headers (`X-Spam-Status: Yes` when `marks.spam`, the spam
-    /// flag and subject tag when `marks.tag`), incoming `X-Spam-*` removed,
-    /// and `removed` taken off the recipients.
+    /// flag and subject tag when `marks.tag`), `Authentication-Results`
+    /// (forged ones removed), incoming `X-Spam-*` removed, and `removed`
+    /// taken off the recipients.
     fn clean_response(
         &self,
         message: &Message,
         verdict: &Verdict,
+        auth: &Report,
         marks: Marks,
         required: f64,
         removed: &[String],
     ) -> ModificationResponse {
         let space = message.leading_space;
         let mut b = ModificationResponse::builder();
+        auth.apply(&mut b, space);
         for (index, name) in message.foreign_spam_headers() {
             b.push(ChangeHeader::new(index, &name, b""));
         }
@@ -489,13 +550,29 @@ impl Milter for FilterMilter {
         Ok(Continue.into())
     }
 
+    async fn helo(&mut self, helo: Helo) -> Result<Action, Infallible> {
+        self.conn.on_helo(&helo.helo());
+        Ok(Continue.into())
+    }
+
     async fn mail(&mut self, mail: Mail) -> Result<Action, Infallible> {
         self.conn.on_mail(&mail.sender());
         Ok(Continue.into())
     }
 
     async fn rcpt(&mut self, recipient: Recipient) -> Result<Action, Infallible> {
-        let flow = self.conn.on_rcpt(&recipient.recipient());
+        let address = recipient.recipient();
+        let policy = self.ctx.policy.current();
+        let bare = address.trim().trim_start_matches('<').trim_end_matches('>');
+        let sender = self.conn.sender().trim_matches(|c| c == '<' || c == '>');
+        let delays = policy.delays(bare, sender);
+        let exempt = &policy.delay_exempt;
+        let now = sender_history::now();
+        let history = &self.ctx.history;
+        if let Some(delay) = history.at_rcpt(&self.session, &self.conn, delays, exempt, now) {
+            return Ok(delay);
+        }
+        let flow = self.conn.on_rcpt(&address);
         Ok(self.flow(flow))
     }
 

@@ -19,9 +19,8 @@ pub const CAPABILITIES: Capability = Capability::SMFIF_ADDHDRS
 
 /// Events the filter does not need (each saves a round trip), and exact
 /// header values (with the space after the colon) so messages are
-/// reconstructed byte for byte.
-pub const PROTOCOL: Protocol = Protocol::NO_HELO
-    .union(Protocol::NO_DATA)
+/// reconstructed byte for byte. HELO is wanted: the sender history keys on it.
+pub const PROTOCOL: Protocol = Protocol::NO_DATA
     .union(Protocol::NO_UNKNOWN)
     .union(Protocol::NO_END_OF_HEADER)
     .union(Protocol::SMFIP_HDR_LEADSPC);
@@ -69,10 +68,7 @@ mod tests {
         assert!(leadspc);
         assert_eq!(ours.version, 6);
         assert_eq!(ours.capabilities.bits(), 0x01 | 0x10 | 0x08);
-        assert_eq!(
-            ours.protocol.bits(),
-            0x02 | 0x200 | 0x100 | 0x40 | 0x10_0000
-        );
+        assert_eq!(ours.protocol.bits(), 0x200 | 0x100 | 0x40 | 0x10_0000);
         let mut wire = BytesMut::new();
         ours.write(&mut wire);
         assert_eq!(wire.len(), 12, "version, actions and protocol only");
@@ -80,11 +76,11 @@ mod tests {
 
     #[test]
     fn never_asks_for_more_than_offered() {
-        let (ours, leadspc) = negotiate(&offer(6, 0x01, 0x02)).unwrap();
+        let (ours, leadspc) = negotiate(&offer(6, 0x01, 0x42)).unwrap();
         assert!(!leadspc);
         assert_eq!(
             (ours.capabilities.bits(), ours.protocol.bits()),
-            (0x01, 0x02)
+            (0x01, 0x40)
         );
     }
 

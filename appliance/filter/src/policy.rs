@@ -19,8 +19,11 @@ use std::time::Duration;
 
 use log::{info, warn};
 use model::client::ApiClient;
-use model::policy::{AttachmentPolicy, DomainPolicy, FilterPolicy, Thresholds, UserPolicy};
+use model::policy::{
+    AttachmentPolicy, DmarcEnforcement, DomainPolicy, FilterPolicy, Thresholds, UserPolicy,
+};
 use model::Endpoint;
+use sender_history::Exemptions;
 
 use crate::engine::{Class, Verdict};
 
@@ -44,12 +47,20 @@ pub struct Snapshot {
     pub generation: u64,
     domains: HashMap<String, DomainPolicy>,
     users: HashMap<String, UserPolicy>,
+    /// Clients and senders the delay queue never delays.
+    pub delay_exempt: Exemptions,
 }
 
 impl Snapshot {
     /// Indexes `p`.
     pub fn new(p: FilterPolicy) -> Snapshot {
+        let (delay_exempt, bad) =
+            Exemptions::new(&p.delay_exempt_networks, &p.delay_exempt_senders);
+        if !bad.is_empty() {
+            warn!("delay queue: ignoring malformed exempt networks {bad:?}");
+        }
         Snapshot {
+            delay_exempt,
             generation: p.generation,
             domains: p
                 .domains
@@ -98,6 +109,23 @@ impl Snapshot {
             .and_then(|u| u.thresholds)
             .or_else(|| self.domain(&r).map(|d| d.thresholds))
             .unwrap_or_default()
+    }
+
+    /// Whether the delay queue may delay mail from `sender` to
+    /// `recipient`: not when the recipient's domain opted out or the
+    /// recipient allow-lists the sender.
+    pub fn delays(&self, recipient: &str, sender: &str) -> bool {
+        let r = recipient.to_ascii_lowercase();
+        let allowed = self
+            .users
+            .get(&r)
+            .is_some_and(|u| listed(&u.allow, &[sender]).is_some());
+        !allowed && self.domain(&r).is_none_or(|d| d.delay_queue)
+    }
+
+    /// What `recipient`'s domain does with a failed DMARC policy.
+    pub fn dmarc(&self, recipient: &str) -> DmarcEnforcement {
+        self.domain(recipient).map(|d| d.dmarc).unwrap_or_default()
     }
 
     /// Decides for `recipient` on a message from `senders` (the envelope
@@ -226,7 +254,7 @@ mod tests {
                     quarantine: 6.0,
                     reject: Some(10.0),
                 },
-                dmarc: Default::default(),
+                dmarc: DmarcEnforcement::Honour,
                 attachments: Default::default(),
                 delay_queue: true,
             }],
@@ -255,6 +283,41 @@ mod tests {
             Decision::Quarantine(None),
             "no reject by default"
         );
+    }
+
+    #[test]
+    fn delay_queue_and_dmarc_settings_per_recipient() {
+        let mut p = FilterPolicy {
+            delay_exempt_networks: vec!["198.51.100.0/24".into()],
+            ..FilterPolicy::default()
+        };
+        p.domains = snapshot_domains();
+        p.domains.push(DomainPolicy {
+            domain: "quiet.test".into(),
+            thresholds: Thresholds::default(),
+            dmarc: DmarcEnforcement::Report,
+            attachments: Default::default(),
+            delay_queue: false,
+        });
+        p.users = snapshot().users.into_values().collect();
+        let s = Snapshot::new(p);
+        assert!(s.delays("u@example.test", "x@stranger.test"));
+        assert!(s.delays("u@other.test", "x@stranger.test"), "defaults");
+        assert!(!s.delays("u@quiet.test", "x@stranger.test"), "opted out");
+        assert!(
+            !s.delays("boss@example.test", "x@partner.test"),
+            "allow-listed"
+        );
+        assert!(s
+            .delay_exempt
+            .covers("198.51.100.7".parse().unwrap(), "x@y.test"));
+        assert_eq!(s.dmarc("u@example.test"), DmarcEnforcement::Honour);
+        assert_eq!(s.dmarc("u@quiet.test"), DmarcEnforcement::Report);
+        assert_eq!(s.dmarc("u@other.test"), DmarcEnforcement::default());
+    }
+
+    fn snapshot_domains() -> Vec<DomainPolicy> {
+        snapshot().domains.into_values().collect()
     }
 
     #[test]

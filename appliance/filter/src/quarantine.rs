@@ -139,6 +139,7 @@ mod tests {
         let m = Message {
             queue_id: Some("4Q1".into()),
             client_ip: Some("192.0.2.1".into()),
+            helo: None,
             sender: "a@example.test".into(),
             recipients: vec!["b@example.test".into(), "c@example.test".into()],
             headers: vec![

@@ -156,3 +156,66 @@ async fn each_domain_blocks_the_attachments_it_chose() {
         .all(|q| q.kind == model::api::QuarantineKind::Attachment));
     roles.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_dmarc_policy_is_honoured_only_where_the_domain_says_so() {
+    use model::policy::DmarcEnforcement;
+    use test_harness::dns::{DnsServer, Rr};
+    // sender.test asks for rejection, and its SPF record does not list the
+    // client (192.0.2.9): its unsigned mail fails DMARC.
+    let dns = DnsServer::start(&[
+        Rr::Txt("sender.test".into(), "v=spf1 ip4:198.51.100.1 -all".into()),
+        Rr::Txt("_dmarc.sender.test".into(), "v=DMARC1; p=reject".into()),
+    ])
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let roles = Roles::start_with(dir.path(), |c| {
+        c.filter.nameservers = vec![dns.addr().to_string()];
+    })
+    .await;
+    roles.directory(&["user@example.test"]).await;
+    let ham = message(HAM_SUBJECT, false, HAM_BODY);
+    let lenient = domain_policy(50.0, 60.0, None);
+
+    // Reported (the default): the failure only scores.
+    roles.set_domain(lenient.clone()).await;
+    assert_eq!(
+        roles.send(&ham, &["<user@example.test>"]).await,
+        Outcome::Delivered {
+            tagged: false,
+            removed: vec![]
+        }
+    );
+    // Honoured: refused at the end of DATA.
+    roles
+        .set_domain(DomainPolicy {
+            dmarc: DmarcEnforcement::Honour,
+            ..lenient
+        })
+        .await;
+    assert_eq!(
+        roles.send(&ham, &["<user@example.test>"]).await,
+        Outcome::Rejected
+    );
+    // A second recipient whose domain only reports still gets it; the one
+    // that honours the policy has it held, with the reason.
+    assert_eq!(
+        roles
+            .send(&ham, &["<user@example.test>", "<eve@other.test>"])
+            .await,
+        Outcome::Delivered {
+            tagged: false,
+            removed: vec!["<user@example.test>".into()]
+        }
+    );
+    let held = roles.quarantined().await;
+    assert_eq!(held.len(), 1, "{held:?}");
+    assert_eq!(held[0].recipient, "user@example.test");
+    assert_eq!(held[0].reasons[0], filter::auth::DMARC_POLICY_HOLD);
+    assert!(
+        held[0].reasons.iter().any(|r| r == "DMARC_REJECT (+3.0)"),
+        "{:?}",
+        held[0].reasons
+    );
+    roles.stop().await;
+}

@@ -24,6 +24,8 @@ struct Filter {
     runtime: tokio::runtime::Runtime,
     stop: Option<oneshot::Sender<()>>,
     done: Option<tokio::task::JoinHandle<Result<(), filter::FilterError>>>,
+    /// The filter's DNS (SPF, DKIM, DMARC): empty, on loopback.
+    _dns: test_harness::dns::DnsServer,
 }
 
 impl Filter {
@@ -31,6 +33,8 @@ impl Filter {
         let mut config = SystemConfig::default();
         config.filter.listen = vec![listen.clone()];
         config.filter.manager = manager;
+        let dns = test_harness::dns::DnsServer::start(&[]).unwrap();
+        config.filter.nameservers = vec![dns.addr().to_string()];
         let runtime = tokio::runtime::Runtime::new().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
         let done = runtime.spawn(filter::run(
@@ -49,6 +53,7 @@ impl Filter {
             runtime,
             stop: Some(stop),
             done: Some(done),
+            _dns: dns,
         }
     }
 }
@@ -226,7 +231,8 @@ fn postfix_passes_clean_mail_with_headers_and_quarantines_gtube_and_eicar() {
     let clean = message(
         "clean1",
         "Lunch\n\ton Friday",
-        "X-Spam-Status: Yes, score=99.0 forged\nX-Spam-Score: 99.0\nx-spam-status: Yes, again\n",
+        "X-Spam-Status: Yes, score=99.0 forged\nX-Spam-Score: 99.0\nx-spam-status: Yes, again\n\
+         Authentication-Results: filterbox.example.test; spf=pass (forged)\n",
         "Hello Bob,\nlunch on Friday?",
     );
     let s = swaks(
@@ -248,6 +254,17 @@ fn postfix_passes_clean_mail_with_headers_and_quarantines_gtube_and_eicar() {
         "forged headers left: {got}"
     );
     assert!(!got.contains("99.0") && !got.contains("again"), "{got}");
+    // Ours replaces the forged Authentication-Results (see tests/auth.rs).
+    let ours = "\nAuthentication-Results: filterbox.example.test;\n\tspf=none";
+    assert_eq!(got.matches("Authentication-Results:").count(), 1, "{got}");
+    assert!(
+        got.contains(ours) && got.contains("\tdkim=none;\n"),
+        "{got}"
+    );
+    assert!(
+        got.contains("\tdmarc=none header.from=sender.test"),
+        "{got}"
+    );
     assert!(
         got.contains("Subject: Lunch\n\ton Friday\n"),
         "folding kept: {got}"

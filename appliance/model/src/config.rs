@@ -260,9 +260,9 @@ pub struct FilterConfig {
     pub listen: Vec<Endpoint>,
     /// The manager's API, for quarantining, policies and learning.
     pub manager: Endpoint,
-    /// DNS servers (`ip:port`) for SPF, DKIM, DMARC, ARC and block lists;
-    /// empty: those of the system (`/etc/resolv.conf`). Not used yet
-    /// (issue 6), like the block lists, `state_dir` and the delay queue.
+    /// DNS servers (`ip` or `ip:port`) for SPF, DKIM, DMARC, ARC and block
+    /// lists; empty: those of the system (`/etc/resolv.conf`, re-read when
+    /// it changes).
     pub nameservers: Vec<String>,
     /// IP block lists (DNSBL zones); none by default: they send the
     /// clients' addresses to a third party, and most need a subscription.
@@ -274,7 +274,7 @@ pub struct FilterConfig {
     pub signatures_dir: PathBuf,
     /// clamd, if installed, gets every message too (INSTREAM).
     pub clamd: Option<Endpoint>,
-    /// Where the filter keeps its data: `history.db`, the learned model.
+    /// Where the filter keeps its sender history (`history.db`).
     pub state_dir: PathBuf,
     /// See [`DelayQueueConfig`].
     pub delay_queue: DelayQueueConfig,

@@ -32,12 +32,13 @@ fn domain(name: &str, port: u16, provisioning: Provisioning) -> NewDomain {
     }
 }
 
-/// The domains' servers.
+/// The domains' servers, and the filter's DNS (empty, on loopback).
 struct Servers {
     auto: Sink,
     manual: Sink,
     gone: Sink,
     _soft: Sink,
+    dns: test_harness::dns::DnsServer,
 }
 
 /// The manager, the filter and the mta on `dir`, with `auto.test`
@@ -57,6 +58,7 @@ async fn setup(
         manual: Sink::start(dir, "manual", &[]).await,
         gone: Sink::start(dir, "gone", &["-f", "RCPT"]).await,
         _soft: Sink::start(dir, "soft", &["-r", "RCPT"]).await,
+        dns: test_harness::dns::DnsServer::start(&[]).unwrap(),
     };
     let mut cfg = managed_config(dir, servers.auto.port);
     cfg.initial_data = InitialData {
@@ -74,6 +76,7 @@ async fn setup(
     };
     let socket = dir.join("filter.sock");
     cfg.filter.listen = vec![Endpoint::Unix(socket.clone())];
+    cfg.filter.nameservers = vec![servers.dns.addr().to_string()];
     cfg.mta.milter = Some(Endpoint::Unix(socket.clone()));
     let manager = TestManager::start(&cfg, dir).await;
     let cfg = Arc::new(cfg);

@@ -104,6 +104,7 @@ impl Env {
         ])
         .unwrap();
         cfg.mta.dns.nameservers = vec![dns.addr().to_string()];
+        cfg.filter.nameservers = vec![dns.addr().to_string()];
         let cfg = Arc::new(cfg);
         let (stop_filter, stopped) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(filter::run(cfg.clone(), d.to_path_buf(), async move {

@@ -140,10 +140,14 @@ fn role_files(dir: &Path, config: &SystemConfig) -> Vec<(Role, Vec<PathBuf>)> {
                 config.tls.cert.parent().unwrap_or(dir).to_path_buf(),
             ],
         ),
-        (
-            Role::Filter,
-            config.filter.listen.iter().filter_map(unix).collect(),
-        ),
+        (Role::Filter, {
+            let mut files: Vec<PathBuf> = config.filter.listen.iter().filter_map(unix).collect();
+            files.push(config.filter.state_dir.clone());
+            files.push(dir.join(filter::learn::MODEL_FILE));
+            files.push(dir.join(filter::learn::SEQ_FILE));
+            files.push(dir.join(filter::policy::GENERATION_FILE));
+            files
+        }),
         (
             Role::Mta,
             vec![dir.join(mta::QUEUE_DB), config.mta.inject_socket.clone()],

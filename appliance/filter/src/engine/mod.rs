@@ -127,6 +127,27 @@ pub struct Verdict {
     pub reasons: Vec<String>,
 }
 
+impl Verdict {
+    /// This verdict with findings made outside the engine (the network
+    /// checks of [`crate::auth`], the sender history) merged in as if a
+    /// check had made them: reasons once, scores added, forced classes and
+    /// `threshold` applied again.
+    pub fn with_findings(mut self, extra: &[Finding], threshold: f64) -> Verdict {
+        for f in extra {
+            if self.reasons.contains(&f.reason) {
+                continue;
+            }
+            self.score += f.score;
+            self.class = self.class.max(f.forces.unwrap_or(Class::Clean));
+            self.reasons.push(f.reason.clone());
+        }
+        if self.class == Class::Clean && self.score >= threshold {
+            self.class = Class::Spam;
+        }
+        self
+    }
+}
+
 /// A set of checks and the spam threshold.
 pub struct Engine {
     checks: Vec<Box<dyn Check>>,
@@ -283,7 +304,7 @@ impl Engines {
 
 /// True when `message` holds more than [`MAX_MIME_HEADERS`] case-insensitive
 /// occurrences of `content-type` (an upper bound on the real fields).
-fn content_types_over_limit(message: &[u8]) -> bool {
+pub(crate) fn content_types_over_limit(message: &[u8]) -> bool {
     const NAME: &[u8] = b"content-type";
     memchr::memchr2_iter(b'c', b'C', message)
         .filter(|&i| {

@@ -108,6 +108,8 @@ pub struct Roles {
     filter_sock: PathBuf,
     /// The manager's API.
     pub manager: ApiClient,
+    /// The filter's DNS (SPF, DKIM, DMARC): empty, on loopback.
+    _dns: test_harness::dns::DnsServer,
 }
 
 impl Roles {
@@ -127,6 +129,8 @@ impl Roles {
         config.filter.listen = vec![Endpoint::Unix(filter_sock.clone())];
         config.filter.manager = Endpoint::Unix(manager_sock.clone());
         config.filter.policy_refresh_secs = 1;
+        let dns = test_harness::dns::DnsServer::start(&[]).unwrap();
+        config.filter.nameservers = vec![dns.addr().to_string()];
         tweak(&mut config);
         let config = Arc::new(config);
         let (stop, rx) = watch::channel(false);
@@ -159,6 +163,7 @@ impl Roles {
             dir: dir.to_path_buf(),
             filter_sock,
             manager: ApiClient::new(Endpoint::Unix(manager_sock)),
+            _dns: dns,
         }
     }
 

@@ -191,6 +191,9 @@ pub struct TestBox {
     pub config: SystemConfig,
     child: Option<Child>,
     logs: Arc<Mutex<Vec<String>>>,
+    /// The filter's DNS (SPF, DKIM, DMARC): empty, on loopback, unless the
+    /// configuration names others.
+    _dns: Option<test_harness::dns::DnsServer>,
 }
 
 impl TestBox {
@@ -226,7 +229,12 @@ impl TestBox {
 
     /// Starts `WRAPPER... filterbox up` (e.g. `unshare --pid --fork`) with
     /// `config`, without waiting for anything.
-    pub fn launch_wrapped(wrapper: &[&str], config: SystemConfig) -> TestBox {
+    pub fn launch_wrapped(wrapper: &[&str], mut config: SystemConfig) -> TestBox {
+        let dns = config.filter.nameservers.is_empty().then(|| {
+            let dns = test_harness::dns::DnsServer::start(&[]).unwrap();
+            config.filter.nameservers = vec![dns.addr().to_string()];
+            dns
+        });
         let dir = tempfile::tempdir().unwrap();
         config.write(dir.path()).unwrap();
         let mut command = match wrapper.split_first() {
@@ -264,6 +272,7 @@ impl TestBox {
             config,
             child: Some(child),
             logs,
+            _dns: dns,
         }
     }
 
