@@ -30,10 +30,18 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# The filter's DNS (SPF, DKIM, DMARC): an empty zone on loopback, answered
+# at once like a local caching resolver; nothing leaves the machine.
+"$PWD/target/release/dns-serve" > "$WORK/dns.addr" &
+pids+=($!)
+for _ in $(seq 100); do [ -s "$WORK/dns.addr" ] && break; sleep 0.1; done
+DNS=$(cat "$WORK/dns.addr")
+
 cat > "$WORK/system.json" <<JSON
 {
   "hostname": "bench.filterbox.test",
   "manager": { "http_listen": "127.0.0.1:$API" },
+  "filter": { "nameservers": ["$DNS"] },
   "mta": { "smtp_listen": "127.0.0.1:$PORT", "submission_listen": null, "smtps_listen": null,
            "max_connections_per_ip": 0, "connections_per_ip_per_minute": 0 },
   "initial_data": {

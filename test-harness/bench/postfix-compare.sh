@@ -65,6 +65,13 @@ smtp-sink -u postfix 127.0.0.1:"$SINK" 1024 > /dev/null 2>&1 &
 pids+=($!)
 wait_port "$SINK" smtp-sink
 
+# The filter's DNS (SPF, DKIM, DMARC): an empty zone on loopback, answered
+# at once like a local caching resolver; nothing leaves the machine.
+"$PWD/target/release/dns-serve" > "$WORK/dns.addr" &
+pids+=($!)
+for _ in $(seq 100); do [ -s "$WORK/dns.addr" ] && break; sleep 0.1; done
+DNS=$(cat "$WORK/dns.addr")
+
 # --- filterbox, with its filter also listening on a socket for Postfix ----------
 FB_SMTP=$(free_port); FB_API=$(free_port); FB_MILTER=$WORK/fb/postfix-filter.sock
 mkdir -p "$WORK/fb"
@@ -72,7 +79,7 @@ cat > "$WORK/fb/system.json" <<JSON
 {
   "hostname": "bench.filterbox.test",
   "manager": { "http_listen": "127.0.0.1:$FB_API" },
-  "filter": { "listen": ["unix:filter.sock", "unix:$FB_MILTER"] },
+  "filter": { "listen": ["unix:filter.sock", "unix:$FB_MILTER"], "nameservers": ["$DNS"] },
   "mta": {
     "smtp_listen": "127.0.0.1:$FB_SMTP", "submission_listen": null, "smtps_listen": null,
     "max_connections_per_ip": 0, "connections_per_ip_per_minute": 0
