@@ -18,6 +18,7 @@ pub mod id;
 pub mod network;
 pub mod policy;
 pub mod queue;
+pub mod tenancy;
 pub mod time;
 
 pub use endpoint::Endpoint;
