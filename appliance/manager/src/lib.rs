@@ -19,6 +19,7 @@ mod admin;
 mod caller;
 mod error;
 mod http;
+pub mod links;
 mod release;
 mod store;
 
@@ -72,6 +73,11 @@ impl Manager {
         let store = Store::open(&path).map_err(|source| ManagerError::Open { path, source })?;
         import_initial_data(&store, &config.initial_data)?;
         store.ensure_dkim_keys(model::time::now_ms())?;
+        // Used digest links past their expiry are refused as expired anyway.
+        let purged = store.purge_used_links(model::time::now_ms() / 1000)?;
+        if purged > 0 {
+            log::info!("forgot {purged} used digest links that have expired");
+        }
         let token_path = data_dir.join(API_TOKEN_FILE);
         let token = http::auth::load_or_create_token(&token_path).map_err(|source| {
             ManagerError::Token {

@@ -3,9 +3,10 @@
 //! what each may see, per-mailbox policies, quarantine searches, digests,
 //! the audit log, reports and configuration backups.
 //!
-//! Contract only: the manager does not serve these yet. They are fixed
-//! first, as for the earlier issues, so that the API, `filterbox ctl`, the
-//! web pages of issue 8 and the tests are written against one shape.
+//! Contract only, except [`LinkInfo`] (the digest links are served): the
+//! manager does not serve the rest yet. They are fixed first, as for the
+//! earlier issues, so that the API, `filterbox ctl`, the web pages of
+//! issue 8 and the tests are written against one shape.
 
 use serde::{Deserialize, Serialize};
 
@@ -269,6 +270,26 @@ pub struct BackupHeader {
     pub firmware: String,
     /// When (unix ms).
     pub created: u64,
+}
+
+/// Answer of `GET /links/{token}` (what a digest link would do; served)
+/// and of `POST` on it (done).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkInfo {
+    /// `release` or `block`.
+    pub action: String,
+    /// The quarantined item.
+    pub id: String,
+    /// Its recipient, the only one the link acts for.
+    pub recipient: String,
+    /// Its sender.
+    pub sender: String,
+    /// Its subject.
+    pub subject: String,
+    /// Unix seconds after which the link no longer works.
+    pub expires: u64,
+    /// Whether the link was used.
+    pub used: bool,
 }
 
 #[cfg(test)]

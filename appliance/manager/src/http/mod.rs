@@ -12,6 +12,7 @@ mod handlers;
 mod handlers_admin;
 mod handlers_domains;
 mod handlers_firmware;
+mod handlers_links;
 mod handlers_policy;
 mod handlers_queue;
 mod handlers_smtp;

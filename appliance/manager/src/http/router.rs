@@ -36,6 +36,8 @@ const UPLOAD_PATH: &str = "/api/v1/firmware/upload";
 
 /// The admin's login: open on TCP without a token (it hands the token out).
 const TOKEN_PATH: &str = "/api/v1/admin/token";
+/// The digest's one-click links: open, their token is signed.
+const LINKS_PREFIX: &str = "/api/v1/links/";
 
 /// What the API serves, with what it needs to serve it.
 pub struct Router {
@@ -88,6 +90,7 @@ enum Route {
     FilterPolicyUser(String),
     FilterPolicyDelayExempt,
     Tracking,
+    Link(String),
     Admin,
     AdminPassword,
     AdminVerify,
@@ -131,6 +134,7 @@ impl Route {
             ["filter-policy", "users", address] => Route::FilterPolicyUser(address.into()),
             ["filter-policy", "delay-exempt"] => Route::FilterPolicyDelayExempt,
             ["tracking"] => Route::Tracking,
+            ["links", token] => Route::Link(token.into()),
             ["admin"] => Route::Admin,
             ["admin", "password"] => Route::AdminPassword,
             ["admin", "verify"] => Route::AdminVerify,
@@ -163,9 +167,12 @@ impl Route {
             | Route::System
             | Route::FilterPolicy
             | Route::Firmware => "GET",
-            Route::Domains | Route::Users | Route::Quarantine | Route::Tracking | Route::Learn => {
-                "GET, POST"
-            }
+            Route::Domains
+            | Route::Users
+            | Route::Quarantine
+            | Route::Tracking
+            | Route::Learn
+            | Route::Link(_) => "GET, POST",
             Route::Domain(_) => "GET, PATCH, DELETE",
             Route::User(_) | Route::QuarantineItem(_) => "GET, DELETE",
             Route::QuarantineRelease(_)
@@ -248,7 +255,7 @@ impl Router {
     ) -> Result<(), Response> {
         let path = target.split('?').next().unwrap_or_default();
         // The admin's login (`/admin/token`) is how a remote client gets the token.
-        let open = path == "/health" || path == TOKEN_PATH;
+        let open = path == "/health" || path == TOKEN_PATH || path.starts_with(LINKS_PREFIX);
         if !caller.is_local() && !open && !bearer_matches(authorization, &self.token) {
             return Err(Response::error(
                 401,
@@ -362,6 +369,8 @@ impl Router {
             }
             ("PUT", R::FilterPolicyDelayExempt) => handlers_policy::set_delay_exempt(self, p, body),
             ("GET", R::Tracking) => handlers::tracking(self, p),
+            ("GET", R::Link(token)) => super::handlers_links::describe(self, p, token),
+            ("POST", R::Link(token)) => super::handlers_links::act(self, p, token),
             ("POST", R::Tracking) => handlers::track(self, p, body),
             ("GET", R::Admin) => admin::state(self, p),
             ("PUT", R::AdminPassword) => admin::set_password(self, p, body, caller),

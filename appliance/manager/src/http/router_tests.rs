@@ -330,3 +330,6 @@ mod admin;
 
 #[path = "router_firmware_tests.rs"]
 mod firmware;
+
+#[path = "router_links_tests.rs"]
+mod links;

@@ -9,6 +9,7 @@ mod dkim;
 mod domain_update;
 mod domains;
 mod learn;
+mod links;
 mod policy;
 mod quarantine;
 mod settings;
@@ -81,6 +82,8 @@ pub struct Store {
     filter_policy: Tree,
     /// What the filter is taught (see `learn`).
     learn: Tree,
+    /// Nonces of digest links already used (see `links`).
+    used_links: Tree,
     /// Serialises learn events, so sequence numbers are unique.
     learn_lock: Mutex<()>,
     /// Serialises directory (domain/user) writes, and directory reads that
@@ -105,6 +108,7 @@ impl Store {
             stats: tree("stats")?,
             settings: tree("settings")?,
             learn: tree("learn")?,
+            used_links: tree("used_links")?,
             filter_policy: tree("filter_policy")?,
             learn_lock: Mutex::new(()),
             directory_lock: Mutex::new(()),

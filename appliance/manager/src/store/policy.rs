@@ -95,6 +95,21 @@ impl Store {
         Ok(p)
     }
 
+    /// Adds `sender` (an address or a domain) to user `address`'s block
+    /// list, keeping the rest of its policy; returns the policy.
+    pub fn block_sender(&self, address: &str, sender: &str) -> StoreResult<UserPolicy> {
+        let address = normalize_address(address).map_err(|e| StoreError::Invalid(e.to_string()))?;
+        let mut p: UserPolicy = match self.filter_policy.get(format!("u:{address}"))? {
+            Some(v) => decode("filter_policy", &v)?,
+            None => UserPolicy::default(),
+        };
+        let sender = sender.trim().to_ascii_lowercase();
+        if !p.block.contains(&sender) {
+            p.block.push(sender);
+        }
+        self.set_user_policy(&address, p)
+    }
+
     /// Sets the senders and networks never delayed.
     pub fn set_delay_exempt(
         &self,
