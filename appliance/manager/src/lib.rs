@@ -17,6 +17,7 @@
 
 mod admin;
 mod caller;
+mod digest;
 mod error;
 mod http;
 pub mod links;
@@ -52,6 +53,9 @@ pub struct ManagerOptions {
 pub struct Manager {
     server: Option<HttpServer>,
     store: Arc<Store>,
+    /// Stops the digest thread when dropped or sent to.
+    digest_stop: Option<std::sync::mpsc::Sender<()>>,
+    digest_thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Manager {
@@ -94,8 +98,30 @@ impl Manager {
                 .with_lockout(options.lockout)
                 .with_control_socket(config.control_socket.clone())
                 .with_mta_control(config.mta.control_socket.clone())
-                .with_tls(config.tls.clone()),
+                .with_tls(config.tls.clone())
+                .with_public_url(
+                    config
+                        .manager
+                        .public_url
+                        .clone()
+                        .unwrap_or_else(|| format!("https://{}", config.hostname)),
+                ),
         );
+        let (digest_stop, stopped) = std::sync::mpsc::channel::<()>();
+        let digests = Arc::clone(&router);
+        let digest_thread = std::thread::Builder::new()
+            .name("digests".into())
+            .spawn(move || {
+                // Until told to stop (or the manager is gone).
+                while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                    stopped.recv_timeout(digest::CHECK_EVERY)
+                {
+                    if let Err(e) = digests.send_digests(false) {
+                        log::warn!("quarantine digests: {e}");
+                    }
+                }
+            })
+            .map_err(ManagerError::Runtime)?;
         let server = HttpServer::start(
             router,
             &config.manager.api_socket,
@@ -104,6 +130,8 @@ impl Manager {
         Ok(Manager {
             server: Some(server),
             store,
+            digest_stop: Some(digest_stop),
+            digest_thread: Some(digest_thread),
         })
     }
 
@@ -119,6 +147,12 @@ impl Manager {
     }
 
     fn shut_down(&mut self) -> Result<(), ManagerError> {
+        if let Some(stop) = self.digest_stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(t) = self.digest_thread.take() {
+            let _ = t.join();
+        }
         if let Some(server) = self.server.take() {
             server.stop();
             self.store.flush()?;

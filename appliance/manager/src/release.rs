@@ -117,22 +117,38 @@ impl Releaser {
             return;
         }
         let notice = held_notice(&self.hostname, new, ids, &to);
-        let envelope = Envelope {
-            sender: "",
-            recipients: &to,
-            ..Default::default()
-        };
         let log_id = format!("held notice {}", ids.first().map_or("-", String::as_str));
-        let runtime = self.runtime.as_ref().expect("runtime lives until drop");
-        let outcome = runtime.block_on(async {
-            tokio::time::timeout(RELEASE_TIMEOUT, self.deliver(&envelope, &notice, &log_id))
-                .await
-                .unwrap_or_else(|_| Err(format!("no answer within {RELEASE_TIMEOUT:?}")))
-        });
-        match outcome {
+        match self.send_notice(&to, &notice, &log_id) {
             Ok(reply) => log::info!("{log_id}: sent to {}: {reply}", to.join(", ")),
             Err(why) => log::warn!("{log_id}: to {} failed: {why}", to.join(", ")),
         }
+    }
+
+    /// Hands `message` for `to` to the mta from the null sender (notices
+    /// and digests never bounce); the mta's reply, or why it failed. Must
+    /// be called outside any tokio runtime.
+    pub fn send_notice(
+        &self,
+        to: &[String],
+        message: &[u8],
+        log_id: &str,
+    ) -> Result<String, String> {
+        let envelope = Envelope {
+            sender: "",
+            recipients: to,
+            ..Default::default()
+        };
+        let runtime = self.runtime.as_ref().expect("runtime lives until drop");
+        runtime.block_on(async {
+            tokio::time::timeout(RELEASE_TIMEOUT, self.deliver(&envelope, message, log_id))
+                .await
+                .unwrap_or_else(|_| Err(format!("no answer within {RELEASE_TIMEOUT:?}")))
+        })
+    }
+
+    /// The box's host name (notices come from its postmaster).
+    pub fn hostname(&self) -> &str {
+        &self.hostname
     }
 
     /// Delivers item `id` to its recipient through the mta, then removes it.

@@ -250,6 +250,9 @@ pub struct ManagerConfig {
     /// mail is held for a virus, an attachment or spam; `None`: only the
     /// sender is told.
     pub notify_admin: Option<String>,
+    /// Where users reach the box, for the links in quarantine digests
+    /// (e.g. `https://filter.example.com`); `None`: `https://HOSTNAME`.
+    pub public_url: Option<String>,
 }
 
 /// Filter settings.
@@ -457,6 +460,7 @@ impl Default for ManagerConfig {
             http_listen: Some("127.0.0.1:8080".into()),
             mta_inject: Endpoint::Unix("mta-inject.sock".into()),
             notify_admin: None,
+            public_url: None,
         }
     }
 }

@@ -3,8 +3,9 @@
 //! what each may see, per-mailbox policies, quarantine searches, digests,
 //! the audit log, reports and configuration backups.
 //!
-//! Contract only, except [`LinkInfo`] (the digest links are served): the
-//! manager does not serve the rest yet. They are fixed first, as for the
+//! Contract only, except [`LinkInfo`], [`DigestSetting`] and
+//! [`DigestRun`] (digests and their links are served): the manager does not
+//! serve the rest yet. They are fixed first, as for the
 //! earlier issues, so that the API, `filterbox ctl`, the web pages of
 //! issue 8 and the tests are written against one shape.
 
@@ -290,6 +291,22 @@ pub struct LinkInfo {
     pub expires: u64,
     /// Whether the link was used.
     pub used: bool,
+}
+
+/// Body of `PUT /digest/domains/{name}` and `/digest/users/{address}`,
+/// answer of `GET /digest/users/{address}` (served).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DigestSetting {
+    /// See [`DigestSchedule`].
+    pub schedule: DigestSchedule,
+}
+
+/// Answer of `POST /digest/run` (served).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DigestRun {
+    /// Digests handed to the mta.
+    pub sent: u32,
 }
 
 #[cfg(test)]

@@ -1,12 +1,13 @@
-//! The quarantine digest's one-click links (`/links/{token}`), open
+//! The quarantine digests (`/digest/...`: schedules per domain and user,
+//! sending due digests now) and their one-click links (`/links/{token}`), open
 //! without a login because the token is signed, expiring and single-use
 //! (see `crate::links`). `GET` only says what the link would do: mail
 //! scanners fetch the links in a message, and that must change nothing.
 //! `POST` does it, once.
 
-use model::tenancy::LinkInfo;
+use model::tenancy::{DigestRun, DigestSetting, LinkInfo};
 
-use super::input::{Handled, Params};
+use super::input::{invalid, json, Handled, Params};
 use super::response::Response;
 use super::router::Router;
 use crate::links::{Link, LinkAction, LinkError};
@@ -91,4 +92,41 @@ fn info(link: &Link, item: &model::api::QuarantineItem, used: bool) -> LinkInfo 
         expires: link.expires,
         used,
     }
+}
+
+pub(super) fn set_domain_digest(r: &Router, p: &Params, name: &str, body: &[u8]) -> Handled {
+    p.only(&[])?;
+    let s: DigestSetting = json(body)?;
+    r.store.set_domain_digest(name, s.schedule)?;
+    Ok(Response::json(200, &s))
+}
+
+pub(super) fn user_digest(r: &Router, p: &Params, address: &str) -> Handled {
+    p.only(&[])?;
+    r.store.user(address)?;
+    let schedule = r.store.digest_schedule(address)?;
+    Ok(Response::json(200, &DigestSetting { schedule }))
+}
+
+pub(super) fn set_user_digest(r: &Router, p: &Params, address: &str, body: &[u8]) -> Handled {
+    p.only(&[])?;
+    let s: DigestSetting = json(body)?;
+    r.store.set_user_digest(address, s.schedule)?;
+    Ok(Response::json(200, &s))
+}
+
+pub(super) fn run_digests(r: &Router, p: &Params) -> Handled {
+    p.only(&["force"])?;
+    let force = match p.get("force") {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(v) => return Err(invalid(format!("force {v:?} must be true or false"))),
+    };
+    let sent = r.send_digests(force)?;
+    Ok(Response::json(
+        200,
+        &DigestRun {
+            sent: u32::try_from(sent).unwrap_or(u32::MAX),
+        },
+    ))
 }

@@ -53,6 +53,8 @@ pub struct Router {
     pub(super) smtp_auth: smtp::AuthThrottle,
     /// The box's certificate files, for `/tls`.
     tls: Option<model::config::TlsFiles>,
+    /// Where users reach the box: the digest links' prefix.
+    public_url: String,
 }
 
 impl Router {
@@ -91,6 +93,9 @@ enum Route {
     FilterPolicyDelayExempt,
     Tracking,
     Link(String),
+    DigestDomain(String),
+    DigestUser(String),
+    DigestRun,
     Admin,
     AdminPassword,
     AdminVerify,
@@ -135,6 +140,9 @@ impl Route {
             ["filter-policy", "delay-exempt"] => Route::FilterPolicyDelayExempt,
             ["tracking"] => Route::Tracking,
             ["links", token] => Route::Link(token.into()),
+            ["digest", "domains", name] => Route::DigestDomain(name.into()),
+            ["digest", "users", address] => Route::DigestUser(address.into()),
+            ["digest", "run"] => Route::DigestRun,
             ["admin"] => Route::Admin,
             ["admin", "password"] => Route::AdminPassword,
             ["admin", "verify"] => Route::AdminVerify,
@@ -187,7 +195,9 @@ impl Route {
             Route::AdminNetworks | Route::Tls => "GET, PUT",
             Route::SmtpAccounts => "GET, POST",
             Route::SmtpAccount(_) => "DELETE",
-            Route::SmtpAccountVerify => "POST",
+            Route::SmtpAccountVerify | Route::DigestRun => "POST",
+            Route::DigestDomain(_) => "PUT",
+            Route::DigestUser(_) => "GET, PUT",
         }
     }
 
@@ -216,6 +226,7 @@ impl Router {
             token,
             smtp_auth: Default::default(),
             tls: None,
+            public_url: "https://localhost".into(),
         }
     }
 
@@ -229,6 +240,24 @@ impl Router {
     pub fn with_control_socket(mut self, socket: std::path::PathBuf) -> Router {
         self.control_socket = Some(socket);
         self
+    }
+
+    /// Digest links start with `url` (see `ManagerConfig::public_url`).
+    pub fn with_public_url(mut self, url: String) -> Router {
+        self.public_url = url;
+        self
+    }
+
+    /// Sends the due quarantine digests (`force`: every mailbox with new
+    /// mail); how many. Called by the digest thread and `POST /digest/run`.
+    pub fn send_digests(&self, force: bool) -> Result<usize, crate::store::StoreError> {
+        crate::digest::send_due(
+            &self.store,
+            &self.releaser,
+            &self.public_url,
+            model::time::now_ms(),
+            force,
+        )
     }
 
     /// Serves `GET/PUT /tls` on these certificate files.
@@ -371,6 +400,14 @@ impl Router {
             ("GET", R::Tracking) => handlers::tracking(self, p),
             ("GET", R::Link(token)) => super::handlers_links::describe(self, p, token),
             ("POST", R::Link(token)) => super::handlers_links::act(self, p, token),
+            ("PUT", R::DigestDomain(name)) => {
+                super::handlers_links::set_domain_digest(self, p, name, body)
+            }
+            ("GET", R::DigestUser(address)) => super::handlers_links::user_digest(self, p, address),
+            ("PUT", R::DigestUser(address)) => {
+                super::handlers_links::set_user_digest(self, p, address, body)
+            }
+            ("POST", R::DigestRun) => super::handlers_links::run_digests(self, p),
             ("POST", R::Tracking) => handlers::track(self, p, body),
             ("GET", R::Admin) => admin::state(self, p),
             ("PUT", R::AdminPassword) => admin::set_password(self, p, body, caller),

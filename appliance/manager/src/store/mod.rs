@@ -5,6 +5,7 @@
 //! that span trees run in sled transactions so a crash never leaves half of
 //! one, and writes the API acknowledges are flushed before the answer.
 
+mod digest;
 mod dkim;
 mod domain_update;
 mod domains;
@@ -24,6 +25,7 @@ use std::sync::{Mutex, MutexGuard};
 use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
 use sled::Tree;
 
+pub use digest::DueDigest;
 pub use quarantine::QuarantineDelete;
 
 /// Key in `meta` of the directory generation (u64, big-endian).
@@ -84,6 +86,8 @@ pub struct Store {
     learn: Tree,
     /// Nonces of digest links already used (see `links`).
     used_links: Tree,
+    /// Digest schedules and when each mailbox last got one (see `digest`).
+    digests: Tree,
     /// Serialises learn events, so sequence numbers are unique.
     learn_lock: Mutex<()>,
     /// Serialises directory (domain/user) writes, and directory reads that
@@ -109,6 +113,7 @@ impl Store {
             settings: tree("settings")?,
             learn: tree("learn")?,
             used_links: tree("used_links")?,
+            digests: tree("digests")?,
             filter_policy: tree("filter_policy")?,
             learn_lock: Mutex::new(()),
             directory_lock: Mutex::new(()),
