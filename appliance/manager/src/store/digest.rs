@@ -123,8 +123,16 @@ impl Store {
             DigestSchedule::Daily => 86_400_000,
             DigestSchedule::Weekly => 7 * 86_400_000,
         };
-        let e = self.digest_entry(&format!("u:{recipient}"))?;
-        let due = force || e.sent == 0 || now.saturating_sub(e.sent) >= interval;
+        let key = format!("u:{recipient}");
+        let mut e = self.digest_entry(&key)?;
+        if e.sent == 0 && !force {
+            // First seen with held mail: its first digest comes one
+            // interval from now, like every later one.
+            e.sent = now;
+            self.digests.insert(key, encode(&e))?;
+            return Ok(None);
+        }
+        let due = force || now.saturating_sub(e.sent) >= interval;
         Ok(due.then_some(e.through))
     }
 
