@@ -65,8 +65,8 @@ pub(crate) struct Columns {
     pub domain: Option<usize>,
     /// Whether the first row was a header (and so is not data).
     pub has_header: bool,
-    /// No header: the first column is the address and the others are
-    /// ignored.
+    /// No header: the column of the first row's one value is the address
+    /// and the others are ignored.
     pub headerless: bool,
 }
 
@@ -119,11 +119,16 @@ impl Columns {
             };
             return Ok((columns, warning));
         }
-        let non_empty = cells.iter().filter(|c| !c.trim().is_empty()).count();
-        let last = cells.iter().rposition(|c| !c.trim().is_empty());
-        if found.is_empty() && non_empty == 1 && last == Some(0) {
+        let mut non_empty = cells
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| !c.trim().is_empty());
+        if let (Some((address, _)), None, true) =
+            (non_empty.next(), non_empty.next(), found.is_empty())
+        {
             return Ok((
                 Columns {
+                    address,
                     headerless: true,
                     ..Columns::default()
                 },
@@ -219,8 +224,9 @@ mod tests {
     fn headerless_single_column() {
         let (c, _) = Columns::from_first_row(&["a@x.test"]).unwrap();
         assert!(c.headerless && !c.has_header);
-        let (c, _) = Columns::from_first_row(&["a@x.test", "", ""]).unwrap();
+        let (c, _) = Columns::from_first_row(&["", "a@x.test", ""]).unwrap();
         assert!(c.headerless);
+        assert_eq!(c.address, 1);
     }
 
     #[test]

@@ -172,7 +172,7 @@ pub enum ImportError {
     #[error("{0}")]
     BadHeader(String),
     /// Nothing to import: no rows at all.
-    #[error("the file is empty")]
+    #[error("the file has no users to import")]
     Empty,
 }
 

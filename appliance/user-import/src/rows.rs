@@ -55,10 +55,7 @@ impl Builder {
     /// The column count readers need to keep, once the header is known;
     /// cells past it are never copied.
     pub fn width(&self) -> Option<usize> {
-        self.columns
-            .as_ref()
-            .filter(|c| !c.headerless)
-            .map(Columns::width)
+        self.columns.as_ref().map(Columns::width)
     }
 
     /// Takes one row (`line` as the spreadsheet numbers it). Row problems
@@ -85,12 +82,15 @@ impl Builder {
                 "more than {MAX_ROWS} rows (row {line}): split the file"
             )));
         }
-        if columns.headerless && !self.warned_extra && cells.iter().skip(1).any(|c| !c.is_blank()) {
+        let address = columns.address;
+        let extra = |(i, c): (usize, &Cell<'_>)| i != address && !c.is_blank();
+        if columns.headerless && !self.warned_extra && cells.iter().enumerate().any(extra) {
             self.warned_extra = true;
             self.import.warnings.push(format!(
                 "row {line} has more than one column, but the file has no header row: \
-                 only column A (the address) is read; add a header row (email, name, \
-                 password) to import the other columns"
+                 only column {} (the address) is read; add a header row (email, name, \
+                 password) to import the other columns",
+                column_name(address)
             ));
         }
         match check(columns, cells) {
@@ -124,13 +124,7 @@ impl Builder {
 /// Applies the per-row rules; the first problem found is the reason.
 fn check(columns: &Columns, cells: &[Cell<'_>]) -> Result<UserRow, String> {
     let get = |i: Option<usize>| i.and_then(|i| cells.get(i)).filter(|c| !c.is_blank());
-    let column = |i: usize| {
-        if columns.has_header {
-            format!("column {}", column_name(i))
-        } else {
-            "column A".into()
-        }
-    };
+    let column = |i: usize| format!("column {}", column_name(i));
     for i in [
         Some(columns.address),
         columns.name,

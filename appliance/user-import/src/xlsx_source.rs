@@ -201,12 +201,16 @@ impl<R: Read> Read for Counted<R> {
 
 /// Checks the archive before calamine opens it (see the module docs).
 fn guard(bytes: &[u8]) -> Result<(), ImportError> {
+    guard_within(bytes, MAX_EXPANDED)
+}
+
+fn guard_within(bytes: &[u8], max_expanded: u64) -> Result<(), ImportError> {
     let mut zip = zip::ZipArchive::new(Cursor::new(bytes))
         .map_err(|e| unreadable(format!("damaged zip archive: {e}")))?;
     if zip.len() > MAX_ENTRIES {
         return Err(unreadable(format!("{} files in the archive", zip.len())));
     }
-    let mut budget = MAX_EXPANDED;
+    let mut budget = max_expanded;
     for i in 0..zip.len() {
         let entry = zip
             .by_index(i)
@@ -299,6 +303,61 @@ mod tests {
     fn numbers_render_as_excel_shows_them() {
         assert_eq!(float(123_456.0), "123456");
         assert_eq!(float(1.5), "1.5");
+    }
+
+    fn zip_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
+        use std::io::Write;
+        let mut w = zip::ZipWriter::new(Cursor::new(Vec::new()));
+        let options = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated);
+        for (name, data) in entries {
+            w.start_file(*name, options).unwrap();
+            w.write_all(data).unwrap();
+        }
+        w.finish().unwrap().into_inner()
+    }
+
+    #[test]
+    fn inflated_size_is_capped() {
+        let zeros = vec![0u8; 2 << 20];
+        let bomb = zip_of(&[
+            ("xl/media/a.bin", &zeros[..1 << 19]),
+            ("xl/media/b.bin", &zeros),
+        ]);
+        assert!(bomb.len() < 20_000, "{}", bomb.len());
+        assert!(guard_within(&bomb, 3 << 20).is_ok());
+        // Over the budget in total, though each entry alone is under it.
+        let e = guard_within(&bomb, (2 << 20) + 1000).unwrap_err();
+        assert!(
+            matches!(e, ImportError::TooLarge(ref m) if m.contains("expands")),
+            "{e}"
+        );
+        let e = guard_within(&bomb, 1 << 20).unwrap_err();
+        assert!(matches!(e, ImportError::TooLarge(_)), "{e}");
+    }
+
+    #[test]
+    fn claimed_shared_strings_are_capped() {
+        let sst = |n: &str| {
+            format!(
+                r#"<?xml version="1.0"?><!-- x --><sst xmlns="x" count="1" uniqueCount="{n}"><si><t>a</t></si></sst>"#
+            )
+        };
+        let ok = zip_of(&[("xl/sharedStrings.xml", sst("1").as_bytes())]);
+        assert!(guard(&ok).is_ok());
+        for huge in ["4000001", "99999999999999999999999999"] {
+            let bad = zip_of(&[("XL\\SharedStrings.xml", sst(huge).as_bytes())]);
+            let e = guard(&bad).unwrap_err();
+            assert!(
+                matches!(e, ImportError::TooLarge(ref m) if m.contains("different texts")),
+                "{e}"
+            );
+        }
+        let bad = zip_of(&[("xl/sharedStrings.xml", sst("+5").as_bytes())]);
+        assert!(matches!(
+            guard(&bad).unwrap_err(),
+            ImportError::Unreadable(_)
+        ));
     }
 
     #[test]
