@@ -12,7 +12,10 @@ const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 pub(crate) fn parse(bytes: &[u8]) -> Result<Import, ImportError> {
     let bytes = bytes.strip_prefix(UTF8_BOM).unwrap_or(bytes);
     let text = utf8(bytes)?;
-    let delimiter = delimiter(text);
+    let (text, delimiter) = match excel_separator(text) {
+        Some((rest, d)) => (rest, d),
+        None => (text, delimiter(text)),
+    };
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
@@ -84,6 +87,17 @@ fn utf8(bytes: &[u8]) -> Result<&str, ImportError> {
     })
 }
 
+/// Excel's `sep=;` first line names the separator, and Excel shows no row
+/// for it, so the rows after it are numbered from 1.
+fn excel_separator(text: &str) -> Option<(&str, u8)> {
+    let rest = text.strip_prefix("sep=")?;
+    let (&d, after) = rest.as_bytes().split_first()?;
+    let after = std::str::from_utf8(after).ok()?;
+    let after = after.strip_prefix('\r').unwrap_or(after);
+    let after = after.strip_prefix('\n')?;
+    matches!(d, b',' | b';' | b'\t' | b'|').then_some((after, d))
+}
+
 /// The separator that splits the first non-blank line most often, outside
 /// quotes; a single-column file has none and gets the comma.
 fn delimiter(text: &str) -> u8 {
@@ -122,6 +136,21 @@ mod tests {
         assert_eq!(delimiter("\"e,mail\";name\n"), b';');
         assert_eq!(delimiter("a@x.test\n"), b',');
         assert_eq!(delimiter(""), b',');
+    }
+
+    #[test]
+    fn honours_excels_sep_line() {
+        assert_eq!(
+            excel_separator("sep=;\r\nemail;name\n"),
+            Some(("email;name\n", b';'))
+        );
+        assert_eq!(excel_separator("sep=|\n"), Some(("", b'|')));
+        assert_eq!(excel_separator("sep=;x\n"), None);
+        assert_eq!(excel_separator("email\n"), None);
+        let i = parse(b"sep=;\nemail;name\nbad;x\na@x.test;A, B\n").unwrap();
+        assert_eq!(i.errors[0].line, 2);
+        assert_eq!(i.rows[0].line, 3);
+        assert_eq!(i.rows[0].name.as_deref(), Some("A, B"));
     }
 
     #[test]
