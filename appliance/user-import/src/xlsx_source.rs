@@ -50,6 +50,15 @@ fn too_large() -> ImportError {
 
 pub(crate) fn parse(bytes: &[u8]) -> Result<Import, ImportError> {
     guard(bytes)?;
+    // calamine is a large parser fed by strangers: should a hostile workbook
+    // find a panic in it, the upload fails instead of the manager's worker.
+    std::panic::catch_unwind(|| read(bytes)).unwrap_or_else(|_| {
+        log::warn!("user import: calamine panicked on an uploaded workbook");
+        Err(unreadable("the workbook's contents are malformed"))
+    })
+}
+
+fn read(bytes: &[u8]) -> Result<Import, ImportError> {
     let mut workbook = Xlsx::new(Cursor::new(bytes)).map_err(unreadable)?;
     let Some(sheet) = workbook.sheet_names().into_iter().next() else {
         return Err(unreadable("it has no worksheet"));

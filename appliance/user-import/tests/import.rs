@@ -316,3 +316,54 @@ fn xlsx_too_many_rows() {
     let e = parse(&wb.save_to_buffer().unwrap(), Format::Xlsx).unwrap_err();
     assert!(matches!(e, ImportError::TooLarge(_)), "{e}");
 }
+
+/// Damaged XML inside an intact archive (so the zip checks pass and
+/// calamine sees it): every outcome is a result, never a panic or a hang.
+#[test]
+fn mangled_workbook_xml_never_panics() {
+    use std::io::{Cursor, Read, Write};
+    let original = workbook();
+    let mut zip = zip::ZipArchive::new(Cursor::new(&original)).unwrap();
+    let mut entries = Vec::new();
+    for i in 0..zip.len() {
+        let mut f = zip.by_index(i).unwrap();
+        let mut data = Vec::new();
+        f.read_to_end(&mut data).unwrap();
+        entries.push((f.name().to_string(), data));
+    }
+    let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let (mut ok, mut refused) = (0, 0);
+    for _ in 0..300 {
+        let mut w = zip::ZipWriter::new(Cursor::new(Vec::new()));
+        for (name, data) in &entries {
+            let mut data = data.clone();
+            if name.contains("sheet1")
+                || name.contains("sharedStrings")
+                || name.contains("workbook.xml")
+            {
+                for _ in 0..1 + next() % 4 {
+                    let at = (next() % data.len() as u64) as usize;
+                    data[at] = b"<>/\"'=&;x0 9#"[(next() % 13) as usize];
+                }
+            }
+            w.start_file(name.as_str(), zip::write::SimpleFileOptions::default())
+                .unwrap();
+            w.write_all(&data).unwrap();
+        }
+        let bytes = w.finish().unwrap().into_inner();
+        match parse(&bytes, Format::Xlsx) {
+            Ok(_) => ok += 1,
+            Err(ImportError::Unreadable(_) | ImportError::BadHeader(_) | ImportError::Empty) => {
+                refused += 1
+            }
+            Err(e) => panic!("{e:?}"),
+        }
+    }
+    assert!(ok > 0 && refused > 0, "{ok} read, {refused} refused");
+}
