@@ -63,10 +63,8 @@ pub(crate) struct Columns {
     pub name: Option<usize>,
     pub password: Option<usize>,
     pub domain: Option<usize>,
-    /// Whether the first row was a header (and so is not data).
-    pub has_header: bool,
-    /// No header: the column of the first row's one value is the address
-    /// and the others are ignored.
+    /// No header row: the first row is data, the column of its one value
+    /// holds the addresses and the other columns are ignored.
     pub headerless: bool,
 }
 
@@ -114,7 +112,6 @@ impl Columns {
                 name: get(Field::Name),
                 password: get(Field::Password),
                 domain: get(Field::Domain),
-                has_header: true,
                 headerless: false,
             };
             return Ok((columns, warning));
@@ -205,7 +202,7 @@ mod tests {
             (c.address, c.name, c.password, c.domain),
             (1, Some(0), Some(2), Some(3))
         );
-        assert!(c.has_header && !c.headerless);
+        assert!(!c.headerless);
         assert_eq!(w, None);
         assert_eq!(c.width(), 4);
     }
@@ -223,7 +220,7 @@ mod tests {
     #[test]
     fn headerless_single_column() {
         let (c, _) = Columns::from_first_row(&["a@x.test"]).unwrap();
-        assert!(c.headerless && !c.has_header);
+        assert!(c.headerless);
         let (c, _) = Columns::from_first_row(&["", "a@x.test", ""]).unwrap();
         assert!(c.headerless);
         assert_eq!(c.address, 1);

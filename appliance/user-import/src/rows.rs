@@ -69,7 +69,7 @@ impl Builder {
             let texts: Vec<&str> = cells.iter().map(Cell::text).collect();
             let (columns, warning) = Columns::from_first_row(&texts)?;
             self.import.warnings.extend(warning);
-            let header = columns.has_header;
+            let header = !columns.headerless;
             self.columns = Some(columns);
             if header {
                 return Ok(());
