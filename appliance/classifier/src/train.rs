@@ -2,6 +2,14 @@
 //! messages, and the decision threshold picked by cross-validation on the
 //! same messages, for at most a given share of ham flagged.
 //!
+//! One AdaGrad pass ends wherever the order of the last messages left it,
+//! so a model is the average of several passes over differently shuffled
+//! messages ([`Options::runs`]): on the SpamAssassin corpus that catches
+//! about 1% more spam at the same share of ham flagged. The threshold
+//! comes from the scores of several cross-validations pooled
+//! ([`Options::repeats`]), so that it rests on more than the two or three
+//! highest-scoring ham of one split.
+//!
 //! Deterministic: the same messages in the same order give the same model
 //! byte for byte (a seeded shuffle, one thread, a fixed order of float
 //! operations).
@@ -33,19 +41,27 @@ pub struct Options {
     pub ham_weight: f32,
     /// Folds of the cross-validation that picks the threshold.
     pub folds: usize,
-    /// Share of ham the threshold may flag in the cross-validation.
+    /// Cross-validations, each with its own split, whose scores are pooled.
+    pub repeats: u64,
+    /// Share of ham the threshold may flag in the cross-validation: well
+    /// under what is wanted of new mail, which is never quite the mail
+    /// trained on.
     pub max_false_positives: f64,
+    /// Trainings over differently shuffled messages averaged into a model.
+    pub runs: u64,
 }
 
 impl Default for Options {
     fn default() -> Self {
         Options {
-            epochs: 10,
+            epochs: 3,
             rate: 0.1,
             l2: 0.0,
             ham_weight: 3.0,
             folds: 5,
+            repeats: 3,
             max_false_positives: 0.001,
+            runs: 8,
         }
     }
 }
@@ -53,17 +69,18 @@ impl Default for Options {
 /// What the cross-validation saw at the chosen threshold.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Report {
-    /// Messages trained on.
+    /// Ham trained on.
     pub ham: usize,
-    /// Of which spam.
+    /// Spam trained on.
     pub spam: usize,
     /// The threshold, in logit.
     pub threshold: f64,
-    /// Share of spam above it, out of fold.
+    /// Share of spam above it, out of fold (all repeats pooled).
     pub spam_caught: f64,
-    /// Share of ham above it, out of fold.
+    /// Share of ham above it, out of fold (all repeats pooled).
     pub ham_flagged: f64,
-    /// Spam caught out of fold at 0.1%, 0.2%, 0.5% and 1% of ham flagged.
+    /// Spam caught out of fold at 0.05%, 0.1%, 0.2%, 0.5% and 1% of ham
+    /// flagged.
     pub curve: Vec<(f64, f64)>,
 }
 
@@ -72,25 +89,20 @@ pub struct Report {
 pub fn train(examples: &[Example], o: &Options) -> (Model, Report) {
     let scored = out_of_fold(examples, o);
     let threshold = pick_threshold(&scored, o.max_false_positives);
-    let (mut ham, mut spam, mut flagged, mut caught) = (0, 0, 0, 0);
-    for &(z, is_spam) in &scored {
-        if is_spam {
-            spam += 1;
-            caught += usize::from(z >= threshold);
-        } else {
-            ham += 1;
-            flagged += usize::from(z >= threshold);
-        }
-    }
+    let share = |spam: bool| {
+        let of: Vec<f64> = scored.iter().filter(|s| s.1 == spam).map(|s| s.0).collect();
+        of.iter().filter(|&&z| z >= threshold).count() as f64 / of.len().max(1) as f64
+    };
     let w = fit(examples, o);
     let model = Model::new(w.bias, threshold as f32, 1.0, w.rules, w.tokens);
+    let spam = examples.iter().filter(|e| e.spam).count();
     let report = Report {
-        ham,
+        ham: examples.len() - spam,
         spam,
         threshold,
-        spam_caught: caught as f64 / spam.max(1) as f64,
-        ham_flagged: flagged as f64 / ham.max(1) as f64,
-        curve: [0.001, 0.002, 0.005, 0.01]
+        spam_caught: share(true),
+        ham_flagged: share(false),
+        curve: [0.0005, 0.001, 0.002, 0.005, 0.01]
             .iter()
             .map(|&fp| (fp, caught_at(&scored, fp)))
             .collect(),
@@ -129,8 +141,36 @@ fn rule_index(r: Rule) -> usize {
         .expect("a known rule")
 }
 
-/// Logistic regression by AdaGrad over `examples`.
+/// Logistic regression over `examples`: the average of [`Options::runs`]
+/// AdaGrad trainings, each over its own shuffle of them.
 pub fn fit(examples: &[Example], o: &Options) -> Weights {
+    let runs = o.runs.max(1);
+    let mut sum = fit_once(examples, o, shuffle_seed(0));
+    for run in 1..runs {
+        let w = fit_once(examples, o, shuffle_seed(run));
+        sum.bias += w.bias;
+        add(&mut sum.rules, &w.rules);
+        add(&mut sum.tokens, &w.tokens);
+    }
+    let n = runs as f32;
+    sum.bias /= n;
+    sum.rules.iter_mut().for_each(|w| *w /= n);
+    sum.tokens.iter_mut().for_each(|w| *w /= n);
+    sum
+}
+
+fn add(sum: &mut [f32], w: &[f32]) {
+    sum.iter_mut().zip(w).for_each(|(s, w)| *s += w);
+}
+
+/// The seed of the shuffles of run `run`; run 0's is the one a single
+/// training always used.
+fn shuffle_seed(run: u64) -> u64 {
+    0x5eed_f11e_7b0c_5eed ^ run.wrapping_mul(0x9e37_79b9_7f4a_7c15)
+}
+
+/// One AdaGrad training, its messages shuffled anew each epoch from `seed`.
+fn fit_once(examples: &[Example], o: &Options, seed: u64) -> Weights {
     let mut w = Weights {
         bias: 0.0,
         rules: vec![0.0; Rule::ALL.len()],
@@ -140,7 +180,7 @@ pub fn fit(examples: &[Example], o: &Options) -> Weights {
     let mut g2_rules = vec![0f32; Rule::ALL.len()];
     let mut g2_bias = 0f32;
     let mut order: Vec<usize> = (0..examples.len()).collect();
-    let mut rng = XorShift(0x5eed_f11e_7b0c_5eed);
+    let mut rng = XorShift(seed);
     let step = |w: &mut f32, g2: &mut f32, g: f32, l2: f32| {
         let g = g + l2 * *w;
         *g2 += g * g;
@@ -172,10 +212,19 @@ pub fn fit(examples: &[Example], o: &Options) -> Weights {
 }
 
 /// Each example's logit from a model trained on the other folds, with its
-/// label. Folds are taken by position after a seeded shuffle.
+/// label, once per repeat of the cross-validation ([`Options::repeats`]),
+/// each with its own split.
 pub fn out_of_fold(examples: &[Example], o: &Options) -> Vec<(f64, bool)> {
+    (0..o.repeats.max(1))
+        .flat_map(|r| out_of_fold_once(examples, o, 0xf01d_5eed ^ r.wrapping_mul(0x2545_f491)))
+        .collect()
+}
+
+/// One cross-validation; folds are taken by position after a shuffle
+/// seeded by `seed`.
+fn out_of_fold_once(examples: &[Example], o: &Options, seed: u64) -> Vec<(f64, bool)> {
     let mut order: Vec<usize> = (0..examples.len()).collect();
-    XorShift(0xf01d_5eed).shuffle(&mut order);
+    XorShift(seed).shuffle(&mut order);
     let mut fold_of = vec![0; examples.len()];
     for (k, &i) in order.iter().enumerate() {
         fold_of[i] = k % o.folds.max(2);

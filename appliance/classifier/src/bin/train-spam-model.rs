@@ -61,7 +61,7 @@ fn run() -> Result<ExitCode, String> {
     );
     for (fp, caught) in &report.curve {
         eprintln!(
-            "  with {:.1}% of ham flagged: {:.2}% of spam caught",
+            "  with {:.2}% of ham flagged: {:.2}% of spam caught",
             100.0 * fp,
             100.0 * caught
         );
