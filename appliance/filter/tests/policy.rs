@@ -199,6 +199,21 @@ async fn a_failed_dmarc_policy_is_honoured_only_where_the_domain_says_so() {
     );
     // A second recipient whose domain only reports still gets it; the one
     // that honours the policy has it held, with the reason.
+    roles
+        .api(|c| {
+            let d = serde_json::from_value(serde_json::json!({
+                "name": "other.test", "delivery": [{"host": "127.0.0.1"}]
+            }))
+            .unwrap();
+            c.create_domain(&d).unwrap();
+        })
+        .await;
+    roles
+        .set_domain(DomainPolicy {
+            domain: "other.test".into(),
+            ..domain_policy(50.0, 60.0, None)
+        })
+        .await;
     assert_eq!(
         roles
             .send(&ham, &["<user@example.test>", "<eve@other.test>"])

@@ -195,9 +195,20 @@ async fn deliver(sock: &Path, ip: IpAddr, body: &str, n: u32) -> String {
     c.recipient(Recipient::from(b"<bob@example.test>".as_slice()))
         .await
         .unwrap();
-    c.header(Header::new(b"Subject", b"Parcel held"))
-        .await
-        .unwrap();
+    let id = format!("<{n}.{addr}@rent.test>");
+    for (name, value) in [
+        ("From", "Project office <promo@rent.test>"),
+        ("To", "Bob <bob@example.test>"),
+        ("Subject", "Re: warehouse schedule"),
+        ("Date", "Sun, 22 Nov 2026 09:12:44 +0100"),
+        ("Message-ID", id.as_str()),
+        ("MIME-Version", "1.0"),
+        ("Content-Type", "text/plain; charset=utf-8"),
+    ] {
+        c.header(Header::new(name.as_bytes(), value.as_bytes()))
+            .await
+            .unwrap();
+    }
     c.body(body.as_bytes()).await.unwrap();
     let r = c.end_of_body().await.unwrap();
     assert!(matches!(r.final_action(), Action::Continue(_)));
