@@ -2,20 +2,23 @@
 //!
 //! The mta (or any Postfix or sendmail) connects over the Sendmail milter
 //! protocol, version 6, on the unix sockets and TCP addresses of
-//! `filter.listen`. At end of message the [`engine`] gives a verdict: clean
-//! mail gets `X-Spam-Score` and `X-Spam-Status` (forged incoming `X-Spam-*`
-//! headers are removed); spam, viruses and blocked attachments are stored in
-//! the manager's quarantine and the client is told to discard its copy. If
-//! the manager cannot take the message the client is told to retry later.
+//! `filter.listen`. At end of message the network checks ([`auth`]) and
+//! the [`engine`] give a verdict, and the administrators' [`policy`]
+//! decides per recipient: delivered with `X-Spam-Score`, `X-Spam-Status`
+//! and `Authentication-Results` (forged incoming ones removed), tagged,
+//! held in the manager's quarantine, or refused. If the manager cannot
+//! take a message the client is told to retry later.
 //!
 //! Layout: [`server`] (listeners, connections, shutdown), [`milter`] (the
 //! milter callbacks), [`message`] (what a connection collects, sans I/O),
 //! [`negotiate`], [`headers`], [`quarantine`], [`outbound`] (a customer's
-//! own mail: viruses refused, spam only marked), [`scanner`] (runs the
-//! [`engine`] on its own threads), [`clamd`] (an installed clamd, asked
-//! too), [`auth`] (SPF, DKIM, DMARC, ARC and the [`dnsbl`] block lists;
-//! `Authentication-Results`), [`history`] (the sender history, delay
-//! queue and snowshoe detection, crate `sender-history`).
+//! own mail: viruses, blocked attachments and spam held, the sender told),
+//! [`scanner`] (runs the [`engine`] on its own threads), [`clamd`] (an
+//! installed clamd, asked too), [`auth`] (SPF, DKIM, DMARC, ARC and the
+//! [`dnsbl`] block lists), [`history`] (the sender history, delay queue
+//! and snowshoe detection, crate `sender-history`), [`learn`] (what the
+//! quarantine teaches the model), [`signatures`] (virus signatures,
+//! reloaded when they change).
 
 #![forbid(unsafe_code)]
 
