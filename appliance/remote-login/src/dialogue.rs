@@ -59,6 +59,42 @@ pub fn quote(line: &[u8]) -> String {
     }
 }
 
+/// [`quote`] with every copy of `secret` (raw, or escaped as in an IMAP
+/// quoted string) replaced first: a hostile or careless server may echo the
+/// command that held the password, and errors end up in logs.
+pub fn quote_redacted(line: &[u8], secret: &str) -> String {
+    if secret.is_empty() {
+        return quote(line);
+    }
+    let escaped: String = secret
+        .chars()
+        .flat_map(|c| match c {
+            '"' | '\\' => vec!['\\', c],
+            c => vec![c],
+        })
+        .collect();
+    let mut out = line.to_vec();
+    for needle in [escaped.as_bytes(), secret.as_bytes()] {
+        out = replace_all(&out, needle, b"<password>");
+    }
+    quote(&out)
+}
+
+fn replace_all(hay: &[u8], needle: &[u8], with: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(hay.len());
+    let mut i = 0;
+    while i < hay.len() {
+        if hay[i..].starts_with(needle) {
+            out.extend_from_slice(with);
+            i += needle.len();
+        } else {
+            out.push(hay[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
 /// Reply lines split out of the bytes read, each at most [`MAX_LINE`] long.
 #[derive(Debug, Default)]
 pub struct LineBuffer {
@@ -128,6 +164,13 @@ mod tests {
         long.extend_from_slice(b"\r\n");
         b.extend(&long);
         assert!(matches!(b.next_line(), Err(Failure::Protocol(_))));
+    }
+
+    #[test]
+    fn quote_redacted_hides_the_password_in_every_form() {
+        let q = quote_redacted(b"a2 BAD LOGIN \"bob\" \"p\\\"w\" and p\"w", "p\"w");
+        assert_eq!(q, "a2 BAD LOGIN \"bob\" \"<password>\" and <password>");
+        assert_eq!(quote_redacted(b"-ERR x", ""), "-ERR x");
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use std::collections::VecDeque;
 
-use crate::dialogue::{quote, Action, Failure};
+use crate::dialogue::{quote_redacted, Action, Failure};
 
 #[derive(Debug)]
 enum State {
@@ -63,11 +63,11 @@ impl Imap {
                     "the server logs in without a password (PREAUTH)".into(),
                 ))
             } else if line.starts_with(b"* BYE") {
-                Err(Failure::Temporary(quote(line)))
+                Err(Failure::Temporary(self.quote(line)))
             } else {
                 Err(Failure::Protocol(format!(
                     "not an IMAP greeting: {}",
-                    quote(line)
+                    self.quote(line)
                 )))
             };
         }
@@ -84,7 +84,7 @@ impl Imap {
         else {
             return Err(Failure::Protocol(format!(
                 "unexpected reply: {}",
-                quote(line)
+                self.quote(line)
             )));
         };
         let (status, text) = split_word(rest);
@@ -98,7 +98,7 @@ impl Imap {
             (State::StartTlsSent, b"OK") => Ok(Action::StartTls),
             (State::StartTlsSent, _) => Err(Failure::Protocol(format!(
                 "the server refused STARTTLS: {}",
-                quote(line)
+                self.quote(line)
             ))),
             (State::Login { .. }, b"OK") => {
                 let logout = format!("{} LOGOUT\r\n", self.next_tag());
@@ -106,13 +106,13 @@ impl Imap {
             }
             (State::Login { .. }, b"NO") => match code.as_deref() {
                 Some("UNAVAILABLE") | Some("INUSE") | Some("SERVERBUG") | Some("LIMIT") => {
-                    Err(Failure::Temporary(quote(line)))
+                    Err(Failure::Temporary(self.quote(line)))
                 }
                 _ => Err(Failure::Rejected),
             },
             _ => Err(Failure::Protocol(format!(
                 "unexpected reply: {}",
-                quote(line)
+                self.quote(line)
             ))),
         }
     }
@@ -136,7 +136,7 @@ impl Imap {
                 Ok(Action::Read)
             }
             // The server is closing: usually overload or shutdown.
-            b"BYE" => Err(Failure::Temporary(quote(line))),
+            b"BYE" => Err(Failure::Temporary(self.quote(line))),
             // Other untagged data (OK notices, capabilities sent unasked)
             // does not change the verdict.
             _ => Ok(Action::Read),
@@ -144,19 +144,13 @@ impl Imap {
     }
 
     fn continuation(&mut self, line: &[u8]) -> Result<Action, Failure> {
-        match &mut self.state {
-            State::Login { rest } => match rest.pop_front() {
-                Some(part) => Ok(Action::Send(part)),
-                None => Err(Failure::Protocol(format!(
-                    "unexpected continuation: {}",
-                    quote(line)
-                ))),
-            },
-            _ => Err(Failure::Protocol(format!(
-                "unexpected continuation: {}",
-                quote(line)
-            ))),
-        }
+        let next = match &mut self.state {
+            State::Login { rest } => rest.pop_front(),
+            _ => None,
+        };
+        next.map(Action::Send).ok_or_else(|| {
+            Failure::Protocol(format!("unexpected continuation: {}", self.quote(line)))
+        })
     }
 
     fn after_capability(&mut self) -> Result<Action, Failure> {
@@ -182,6 +176,11 @@ impl Imap {
         let first = parts.pop_front().unwrap_or_default();
         self.state = State::Login { rest: parts };
         Ok(Action::Send(first))
+    }
+
+    /// The server's line for an error message, never showing the password.
+    fn quote(&self, line: &[u8]) -> String {
+        quote_redacted(line, &self.password)
     }
 
     fn send_capability(&mut self) -> Action {

@@ -2,7 +2,7 @@
 //! from RFC 2449 and RFC 3206), sans I/O: it is fed reply lines and says
 //! what to send.
 
-use crate::dialogue::{quote, Action, Failure};
+use crate::dialogue::{quote_redacted, Action, Failure};
 
 /// Where the dialogue stands.
 #[derive(Debug)]
@@ -45,7 +45,12 @@ impl Pop3 {
 
     /// Takes the server's next reply line.
     pub fn on_line(&mut self, line: &[u8]) -> Result<Action, Failure> {
-        let reply = Reply::parse(line)?;
+        let Some(reply) = Reply::parse(line) else {
+            return Err(Failure::Protocol(format!(
+                "not a POP3 reply: {}",
+                self.quote(line)
+            )));
+        };
         match (&self.state, reply) {
             (State::Greeting, Reply::Ok) if self.starttls => {
                 self.state = State::StlsSent;
@@ -54,12 +59,12 @@ impl Pop3 {
             (State::Greeting, Reply::Ok) => Ok(self.send_user()),
             (State::Greeting, Reply::Err(_)) => Err(Failure::Temporary(format!(
                 "the server refused the connection: {}",
-                quote(line)
+                self.quote(line)
             ))),
             (State::StlsSent, Reply::Ok) => Ok(Action::StartTls),
             (State::StlsSent, Reply::Err(_)) => Err(Failure::Protocol(format!(
                 "the server does not offer STLS ({})",
-                quote(line)
+                self.quote(line)
             ))),
             (State::UserSent, Reply::Ok) => {
                 self.state = State::PassSent;
@@ -74,8 +79,8 @@ impl Pop3 {
                     // RFC 2449: authentication succeeded, the maildrop is
                     // only locked by another session.
                     Some(Code::InUse) => Ok(Action::Accepted(b"QUIT\r\n".to_vec())),
-                    Some(Code::Temp) => Err(Failure::Temporary(quote(line))),
-                    Some(Code::Other) => Err(Failure::Protocol(quote(line))),
+                    Some(Code::Temp) => Err(Failure::Temporary(self.quote(line))),
+                    Some(Code::Other) => Err(Failure::Protocol(self.quote(line))),
                     Some(Code::Auth) | None => Err(Failure::Rejected),
                 }
             }
@@ -90,6 +95,11 @@ impl Pop3 {
     /// The TLS handshake after STLS succeeded: log in now.
     pub fn tls_established(&mut self) -> Action {
         self.send_user()
+    }
+
+    /// The server's line for an error message, never showing the password.
+    fn quote(&self, line: &[u8]) -> String {
+        quote_redacted(line, &self.password)
     }
 
     fn send_user(&mut self) -> Action {
@@ -116,9 +126,9 @@ enum Reply {
 }
 
 impl Reply {
-    fn parse(line: &[u8]) -> Result<Reply, Failure> {
+    fn parse(line: &[u8]) -> Option<Reply> {
         if line == b"+OK" || line.starts_with(b"+OK ") {
-            return Ok(Reply::Ok);
+            return Some(Reply::Ok);
         }
         if line == b"-ERR" || line.starts_with(b"-ERR ") {
             let rest = &line[4..].trim_ascii_start();
@@ -132,12 +142,9 @@ impl Reply {
                     _ => Code::Other,
                 })
             });
-            return Ok(Reply::Err(code));
+            return Some(Reply::Err(code));
         }
-        Err(Failure::Protocol(format!(
-            "not a POP3 reply: {}",
-            quote(line)
-        )))
+        None
     }
 }
 
