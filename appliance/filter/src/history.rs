@@ -38,6 +38,11 @@ impl SenderHistory {
         })
     }
 
+    /// Whether the delay queue is on (`filter.delay_queue.enabled`).
+    pub fn delay_queue_enabled(&self) -> bool {
+        self.config.enabled
+    }
+
     /// The delay queue's answer to a recipient at `now`: `None` lets it
     /// through, else a 451 4.7.1. `delays` is false when the recipient's
     /// domain opted out or the recipient allow-lists the sender; `exempt`

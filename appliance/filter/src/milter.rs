@@ -140,8 +140,10 @@ impl FilterMilter {
         let mut extra = auth.findings.clone();
         extra.extend(self.ctx.history.findings(&self.session, &message, now));
         let threshold = self.ctx.scanner.threshold();
-        for (_, v) in verdicts.iter_mut() {
-            *v = v.clone().with_findings(&extra, threshold);
+        if !extra.is_empty() {
+            for (_, v) in verdicts.iter_mut() {
+                v.add_findings(&extra, threshold);
+            }
         }
         let worst = verdicts
             .iter()
@@ -562,15 +564,18 @@ impl Milter for FilterMilter {
 
     async fn rcpt(&mut self, recipient: Recipient) -> Result<Action, Infallible> {
         let address = recipient.recipient();
-        let policy = self.ctx.policy.current();
-        let bare = address.trim().trim_start_matches('<').trim_end_matches('>');
-        let sender = self.conn.sender().trim_matches(|c| c == '<' || c == '>');
-        let delays = policy.delays(bare, sender);
-        let exempt = &policy.delay_exempt;
-        let now = sender_history::now();
-        let history = &self.ctx.history;
-        if let Some(delay) = history.at_rcpt(&self.session, &self.conn, delays, exempt, now) {
-            return Ok(delay);
+        // The policy lookups only when the delay queue is on (off by default).
+        if self.ctx.history.delay_queue_enabled() {
+            let policy = self.ctx.policy.current();
+            let bare = address.trim().trim_start_matches('<').trim_end_matches('>');
+            let sender = self.conn.sender().trim_matches(|c| c == '<' || c == '>');
+            let delays = policy.delays(bare, sender);
+            let exempt = &policy.delay_exempt;
+            let now = sender_history::now();
+            let history = &self.ctx.history;
+            if let Some(delay) = history.at_rcpt(&self.session, &self.conn, delays, exempt, now) {
+                return Ok(delay);
+            }
         }
         let flow = self.conn.on_rcpt(&address);
         Ok(self.flow(flow))

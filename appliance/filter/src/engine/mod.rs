@@ -133,6 +133,12 @@ impl Verdict {
     /// check had made them: reasons once, scores added, forced classes and
     /// `threshold` applied again.
     pub fn with_findings(mut self, extra: &[Finding], threshold: f64) -> Verdict {
+        self.add_findings(extra, threshold);
+        self
+    }
+
+    /// [`Verdict::with_findings`] in place.
+    pub fn add_findings(&mut self, extra: &[Finding], threshold: f64) {
         for f in extra {
             if self.reasons.contains(&f.reason) {
                 continue;
@@ -144,7 +150,6 @@ impl Verdict {
         if self.class == Class::Clean && self.score >= threshold {
             self.class = Class::Spam;
         }
-        self
     }
 }
 
